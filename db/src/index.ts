@@ -1,0 +1,96 @@
+import { fileURLToPath } from "node:url";
+import { mkdirSync } from "node:fs";
+import { sql, type SQL } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import * as schema from "./schema.ts";
+
+export * from "./schema.ts";
+export { schema };
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** A transaction handle; domain verbs take `Db | Tx` where they can run inside a caller's transaction. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+export interface Database {
+  db: Db;
+  kind: "pglite" | "postgres";
+  /** Rows of a raw SQL statement, the same shape for both drivers. */
+  query<T = Record<string, unknown>>(statement: SQL): Promise<T[]>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface CreateDbOptions {
+  /** postgres:// URL; when unset, embedded PGlite is used. */
+  url?: string | undefined;
+  /** PGlite data directory; `memory://` (or undefined) keeps it in memory. */
+  dataDir?: string | undefined;
+  /** pg pool size. */
+  poolSize?: number;
+  migrate?: boolean;
+}
+
+export const migrationsFolder = fileURLToPath(new URL("../migrations", import.meta.url));
+
+// Both drivers return `{ rows }` from execute(); this hides the difference from the rest of the code.
+async function rowsOf<T>(db: Db, statement: SQL): Promise<T[]> {
+  const res = (await db.execute(statement)) as unknown as { rows: T[] };
+  return res.rows;
+}
+
+export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
+  if (opts.url) {
+    const { default: pg } = await import("pg");
+    const { drizzle } = await import("drizzle-orm/node-postgres");
+    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    // An idle client's error (server restart) must not crash the process; the next query reconnects.
+    pool.on("error", () => {});
+    const db = drizzle(pool, { schema }) as unknown as Db;
+    if (opts.migrate !== false) {
+      const { migrate } = await import("drizzle-orm/node-postgres/migrator");
+      // Several servers and workers may start at once against one database: serialise migrations.
+      const client = await pool.connect();
+      try {
+        await client.query("select pg_advisory_lock(7262001)");
+        await migrate(drizzle(client, { schema }), { migrationsFolder });
+      } finally {
+        await client.query("select pg_advisory_unlock(7262001)").catch(() => {});
+        client.release();
+      }
+    }
+    return {
+      db,
+      kind: "postgres",
+      query: (s) => rowsOf(db, s),
+      ping: async () => {
+        await pool.query("select 1");
+      },
+      close: () => pool.end(),
+    };
+  }
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { drizzle } = await import("drizzle-orm/pglite");
+  const dataDir = opts.dataDir && opts.dataDir !== "memory://" ? opts.dataDir : undefined;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+  await client.waitReady;
+  const db = drizzle(client, { schema }) as unknown as Db;
+  if (opts.migrate !== false) {
+    const { migrate } = await import("drizzle-orm/pglite/migrator");
+    await migrate(drizzle(client, { schema }), { migrationsFolder });
+  }
+  return {
+    db,
+    kind: "pglite",
+    query: (s) => rowsOf(db, s),
+    ping: async () => {
+      await client.query("select 1");
+    },
+    close: () => client.close(),
+  };
+}
+
+// The rest of the workspace takes drizzle from here, so there is one copy of its types.
+export { sql, eq, and, or, not, inArray, isNull, isNotNull, lt, lte, gt, gte, desc, asc, count } from "drizzle-orm";
+export type { SQL } from "drizzle-orm";

@@ -1,0 +1,139 @@
+import { randomUUID } from "node:crypto";
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
+import helmet from "helmet";
+import { pinoHttp } from "pino-http";
+import type { Database } from "@oa-notify/db";
+import type { Config } from "./env.ts";
+import type { Clock } from "./lib/clock.ts";
+import type { Logger } from "./lib/logger.ts";
+import { createMetrics, type Metrics } from "./lib/metrics.ts";
+import { AppError } from "./lib/errors.ts";
+import { createApiKeyMatcher } from "./lib/api-keys.ts";
+import type { LineApi } from "./line/client.ts";
+import type { SmsProvider } from "./sms/types.ts";
+import { InboxWriter } from "./webhook/inbox.ts";
+import { WebhookProcessor } from "./webhook/processor.ts";
+import type { EventHandler } from "./webhook/handlers.ts";
+import { webhookRouter } from "./webhook/route.ts";
+import { membersRouter } from "./routes/members.ts";
+
+export interface AppDeps {
+  db: Database;
+  line: LineApi;
+  sms: SmsProvider;
+  clock: Clock;
+  logger: Logger;
+  config: Config;
+  metrics?: Metrics;
+}
+
+/** Background parts the app owns; main.ts starts and stops them, tests await them. */
+export interface AppServices {
+  metrics: Metrics;
+  inbox: InboxWriter;
+  processor: WebhookProcessor;
+}
+
+export type App = Express & { services: AppServices };
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      apiKeyId?: string;
+    }
+  }
+}
+
+export function createApp(deps: AppDeps): App {
+  const metrics = deps.metrics ?? createMetrics();
+  const app = express() as App;
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+
+  const eventHandlers: Partial<Record<string, EventHandler>> = {};
+  const inbox = new InboxWriter(deps.db);
+  const processor = new WebhookProcessor(deps.db, deps.logger, metrics, eventHandlers);
+  app.services = { metrics, inbox, processor };
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers["x-request-id"];
+        const id = typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader("x-request-id", id);
+        return id;
+      },
+      // Per-request lines at debug: the webhook sees thousands a second; errors are logged by the error handler.
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "debug"),
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
+    }),
+  );
+  app.use(((req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on("finish", () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : res.statusCode === 404 ? "unmatched" : req.baseUrl || "other";
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      end({ method: req.method, route });
+    });
+    next();
+  }) as RequestHandler);
+  app.use(helmet({ contentSecurityPolicy: false }));
+
+  // Before express.json(): the webhook signature is over the raw bytes.
+  app.use(webhookRouter({ channelSecret: deps.config.line.channelSecret, inbox, processor, metrics }));
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    try {
+      await deps.db.ping();
+      res.json({ status: "ready", database: deps.db.kind });
+    } catch {
+      res.status(503).json({ error: { code: "unavailable", message: "database unreachable" } });
+    }
+  });
+  app.get("/metrics", async (_req, res) => {
+    res.set("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  const matchKey = createApiKeyMatcher(deps.config.apiKeys);
+  const requireApiKey: RequestHandler = (req, _res, next) => {
+    const header = req.get("authorization");
+    const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
+    const id = matchKey(m?.[1]?.trim());
+    if (!id) return next(new AppError("unauthorized", "missing or invalid API key (Authorization: Bearer <key>)"));
+    req.apiKeyId = id;
+    req.log = req.log.child({ apiKeyId: id });
+    next();
+  };
+  const api = express.Router();
+  api.use(requireApiKey, express.json({ limit: "1mb" }));
+  api.use(membersRouter(deps));
+  app.use("/api/v1", api);
+
+  app.use((req, _res, next) => next(new AppError("not_found", `no route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(metrics));
+  return app;
+}
+
+function errorHandler(metrics: Metrics): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let e: AppError;
+    if (err instanceof AppError) e = err;
+    else if (err?.type === "entity.too.large") e = new AppError("payload_too_large", "request body is too large");
+    else if (err?.type === "entity.parse.failed") e = new AppError("bad_request", "body is not valid JSON");
+    else if (err?.type === "encoding.unsupported" || err?.type === "charset.unsupported") e = new AppError("unsupported_media_type", "unsupported body encoding");
+    else {
+      req.log?.error({ err }, "unhandled error");
+      e = new AppError("internal", "internal error");
+    }
+    metrics.errors.inc({ code: e.code });
+    if (e.status >= 500) req.log?.error({ code: e.code }, e.message);
+    if (e.headers) res.set(e.headers);
+    if (res.headersSent) return;
+    res.status(e.status).json({ error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) } });
+  };
+}

@@ -1,0 +1,166 @@
+import { z } from "zod";
+
+// Empty strings count as unset: `FOO=` in a .env or a compose file must not become a value.
+const str = () => z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), z.string().optional());
+const num = (def: number) =>
+  z.preprocess((v) => (v === undefined || v === "" ? def : Number(v)), z.number().finite());
+const int = (def: number) => z.preprocess((v) => (v === undefined || v === "" ? def : Number(v)), z.number().int());
+const bool = () =>
+  z.preprocess((v) => (v === undefined || v === "" ? undefined : ["1", "true", "yes", "on"].includes(String(v).toLowerCase())), z.boolean().optional());
+
+const schema = z.object({
+  NODE_ENV: str(),
+  PORT: int(3000).pipe(z.number().min(0).max(65535)),
+  HOST: str(),
+  DATABASE_URL: str(),
+  DATA_DIR: str(),
+  LINE_CHANNEL_SECRET: str(),
+  LINE_CHANNEL_ACCESS_TOKEN: str(),
+  LINE_API_BASE_URL: str().pipe(z.url().optional()),
+  LINE_LOGIN_CHANNEL_ID: str(),
+  LIFF_ID: str(),
+  LINE_OA_BASIC_ID: str(), // "@123abcde": the add-friend link is https://line.me/R/ti/p/@123abcde
+  API_KEYS: str(),
+  PUBLIC_BASE_URL: str().pipe(z.url().optional()),
+  APP_SECRET: str(), // signs binding links and view tokens
+  SMS_PROVIDER: str().pipe(z.enum(["http", "mitake", "log"]).optional()),
+  SMS_HTTP_URL: str().pipe(z.url().optional()),
+  SMS_HTTP_SECRET: str(),
+  MITAKE_URL: str().pipe(z.url().optional()),
+  MITAKE_USERNAME: str(),
+  MITAKE_PASSWORD: str(),
+  PRICE_PNP_TWD: num(0.2),
+  PRICE_SMS_TWD: num(1.0),
+  PRICE_PUSH_TWD: num(0),
+  SANDBOX: bool(),
+  SANDBOX_LINE_PORT: int(0),
+  LINE_SEND_RATE: num(1000), // requests/s per LINE endpoint; LINE allows 2,000
+  WORKER_CONCURRENCY: int(50),
+  WORKER_ENABLED: bool(),
+  LOG_LEVEL: str().pipe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional()),
+});
+
+export interface Config {
+  port: number;
+  host: string | undefined;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  sandbox: boolean;
+  sandboxLinePort: number;
+  line: {
+    channelSecret: string;
+    channelAccessToken: string;
+    apiBaseUrl: string;
+    loginChannelId: string;
+    liffId: string;
+    oaBasicId: string | undefined;
+  };
+  apiKeys: string[];
+  publicBaseUrl: string;
+  appSecret: string;
+  sms: {
+    provider: "http" | "mitake" | "log";
+    httpUrl: string | undefined;
+    httpSecret: string | undefined;
+    mitakeUrl: string;
+    mitakeUsername: string | undefined;
+    mitakePassword: string | undefined;
+  };
+  prices: { pnp: number; sms: number; push: number };
+  sendRatePerSecond: number;
+  workerConcurrency: number;
+  workerEnabled: boolean;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join("\n  ")}`);
+  }
+}
+
+/** Parses an environment into a Config; throws ConfigError listing every bad or missing field. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const e = parsed.data;
+  // product.md §8: sandbox when asked, or when there is no access token to reach the real LINE with.
+  const sandbox = e.SANDBOX ?? !e.LINE_CHANNEL_ACCESS_TOKEN;
+  const port = e.PORT;
+  const sandboxLinePort = e.SANDBOX_LINE_PORT || (port === 0 ? 0 : port + 1);
+  const issues: string[] = [];
+  const need = (name: string, value: string | undefined, sandboxDefault: string): string => {
+    if (value) return value;
+    if (sandbox) return sandboxDefault;
+    issues.push(`${name}: required outside sandbox mode`);
+    return "";
+  };
+  const channelSecret = need("LINE_CHANNEL_SECRET", e.LINE_CHANNEL_SECRET, "sandbox-secret");
+  const channelAccessToken = need("LINE_CHANNEL_ACCESS_TOKEN", e.LINE_CHANNEL_ACCESS_TOKEN, "sandbox-token");
+  const apiKeys = need("API_KEYS", e.API_KEYS, "sandbox-key")
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
+  const appSecret = need("APP_SECRET", e.APP_SECRET, "sandbox-app-secret-change-me-0123456789");
+  if (appSecret && appSecret.length < 32 && !sandbox) issues.push("APP_SECRET: must be at least 32 characters");
+  const loginChannelId = need("LINE_LOGIN_CHANNEL_ID", e.LINE_LOGIN_CHANNEL_ID, "1234567890");
+  const liffId = need("LIFF_ID", e.LIFF_ID, "1234567890-sandbox");
+  const smsProvider = e.SMS_PROVIDER ?? (sandbox ? "log" : undefined);
+  if (!smsProvider) issues.push("SMS_PROVIDER: required outside sandbox mode (http, mitake or log)");
+  if (smsProvider === "http") {
+    if (!e.SMS_HTTP_URL) issues.push("SMS_HTTP_URL: required when SMS_PROVIDER=http");
+    if (!e.SMS_HTTP_SECRET) issues.push("SMS_HTTP_SECRET: required when SMS_PROVIDER=http");
+  }
+  if (smsProvider === "mitake" && (!e.MITAKE_USERNAME || !e.MITAKE_PASSWORD)) {
+    issues.push("MITAKE_USERNAME, MITAKE_PASSWORD: required when SMS_PROVIDER=mitake");
+  }
+  if (issues.length) throw new ConfigError(issues);
+  return {
+    port,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR ?? ".data",
+    sandbox,
+    sandboxLinePort,
+    line: {
+      channelSecret,
+      channelAccessToken,
+      // In sandbox the emulator's address is filled in once it listens (main.ts).
+      apiBaseUrl: e.LINE_API_BASE_URL ?? (sandbox ? `http://127.0.0.1:${sandboxLinePort}` : "https://api.line.me"),
+      loginChannelId,
+      liffId,
+      oaBasicId: e.LINE_OA_BASIC_ID ?? (sandbox ? "@sandbox-oa" : undefined),
+    },
+    apiKeys,
+    publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/$/, ""),
+    appSecret,
+    sms: {
+      provider: smsProvider ?? "log",
+      httpUrl: e.SMS_HTTP_URL,
+      httpSecret: e.SMS_HTTP_SECRET,
+      mitakeUrl: e.MITAKE_URL ?? "https://smsapi.mitake.com.tw/api/mtk/SmSend",
+      mitakeUsername: e.MITAKE_USERNAME,
+      mitakePassword: e.MITAKE_PASSWORD,
+    },
+    prices: { pnp: e.PRICE_PNP_TWD, sms: e.PRICE_SMS_TWD, push: e.PRICE_PUSH_TWD },
+    sendRatePerSecond: e.LINE_SEND_RATE,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    workerEnabled: e.WORKER_ENABLED ?? true,
+    logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
+  };
+}
+
+/** The process's environment, parsed once. The only reader of process.env; exits with the field errors. */
+export function configFromProcess(): Config {
+  try {
+    return loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`oa-notify: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

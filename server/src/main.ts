@@ -1,0 +1,59 @@
+import { createServer } from "node:http";
+import { createDb } from "@oa-notify/db";
+import { configFromProcess } from "./env.ts";
+import { createLogger } from "./lib/logger.ts";
+import { systemClock } from "./lib/clock.ts";
+import { createApp } from "./app.ts";
+import { createLineApi } from "./line/client.ts";
+import { createSmsProvider } from "./sms/index.ts";
+
+const config = configFromProcess();
+const logger = createLogger(config.logLevel);
+
+async function main() {
+  const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });
+  logger.info({ database: database.kind }, "database ready");
+
+  const line = createLineApi({ baseUrl: config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
+  const sms = createSmsProvider(config, logger);
+  const app = createApp({ db: database, line, sms, clock: systemClock, logger, config });
+  const { processor } = app.services;
+
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  logger.info({ port, sandbox: config.sandbox }, "oa-notify listening");
+
+  // Events stored before a crash but never processed are picked up now; failed ones are retried on a sweep.
+  void processor.kick();
+  const sweep = setInterval(() => void processor.kick(), 5_000);
+  sweep.unref();
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: no new connections, finishing in-flight work");
+    clearInterval(sweep);
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const force = setTimeout(() => server.closeAllConnections(), 10_000);
+    force.unref();
+    await closed;
+    await processor.drain();
+    await database.close();
+    logger.info("stopped");
+    logger.flush();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  logger.fatal({ err }, "start-up failed");
+  logger.flush();
+  process.exit(1);
+});

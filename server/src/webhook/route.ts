@@ -1,0 +1,58 @@
+import express, { Router } from "express";
+import { validateSignature } from "@line/bot-sdk";
+import { z } from "zod";
+import { AppError } from "../lib/errors.ts";
+import type { Metrics } from "../lib/metrics.ts";
+import { eventKey, type InboxEvent, type InboxWriter } from "./inbox.ts";
+import type { WebhookProcessor } from "./processor.ts";
+
+const bodySchema = z.object({
+  destination: z.string().optional(),
+  events: z.array(z.record(z.string(), z.unknown())),
+});
+
+/**
+ * POST /webhook. Mounted before express.json(): the signature is over the raw bytes. Verify → store every event
+ * durably → 200 → process in the background. Nothing is stored for a bad signature or a bad body.
+ */
+export function webhookRouter(opts: {
+  channelSecret: string;
+  inbox: InboxWriter;
+  processor: WebhookProcessor;
+  metrics: Metrics;
+}): Router {
+  const router = Router();
+  router.post("/webhook", express.raw({ type: () => true, limit: "1mb" }), async (req, res) => {
+    const signature = req.get("x-line-signature");
+    const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    // validateSignature compares with timingSafeEqual.
+    if (!signature || !validateSignature(raw, opts.channelSecret, signature)) {
+      throw new AppError("invalid_signature", "missing or invalid x-line-signature");
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString("utf8"));
+    } catch {
+      throw new AppError("bad_request", "body is not valid JSON");
+    }
+    const body = bodySchema.safeParse(parsed);
+    if (!body.success) throw new AppError("bad_request", "body must be { destination, events: [] }");
+    const events: InboxEvent[] = body.data.events.map((e) => ({
+      webhookEventId: eventKey(e),
+      type: typeof e["type"] === "string" ? (e["type"] as string) : "unknown",
+      timestamp: validTimestamp(e["timestamp"]),
+      raw: e,
+    }));
+    const newIds = await opts.inbox.store(events);
+    for (const e of events) opts.metrics.webhookEvents.inc({ type: e.type, result: "received" });
+    if (newIds.length < events.length) opts.metrics.webhookEvents.inc({ type: "any", result: "duplicate" }, events.length - newIds.length);
+    res.status(200).json({});
+    if (newIds.length > 0) void opts.processor.kick();
+  });
+  return router;
+}
+
+// A timestamp we cannot represent must not fail the whole body's insert: store the event, use the receive time.
+function validTimestamp(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) && Math.abs(v) < 8.64e15 ? v : null;
+}

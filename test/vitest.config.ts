@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["src/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: "forks",
+    // 2 cores: more workers only thrash PGlite start-ups and the browser.
+    maxWorkers: 3,
+    env: { NODE_ENV: "test" },
+  },
+});
