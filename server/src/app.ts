@@ -16,6 +16,9 @@ import { WebhookProcessor } from "./webhook/processor.ts";
 import type { EventHandler } from "./webhook/handlers.ts";
 import { webhookRouter } from "./webhook/route.ts";
 import { membersRouter } from "./routes/members.ts";
+import { nextStepRouter } from "./routes/next-step.ts";
+import { liffApiRouter, liffConfigHandler } from "./liff/router.ts";
+import { liffStaticRouter } from "./liff/static.ts";
 
 export interface AppDeps {
   db: Database;
@@ -112,7 +115,13 @@ export function createApp(deps: AppDeps): App {
   const api = express.Router();
   api.use(requireApiKey, express.json({ limit: "1mb" }));
   api.use(membersRouter(deps));
+  api.use(nextStepRouter(deps));
   app.use("/api/v1", api);
+
+  // LIFF: config (no auth), the app's API (LIFF ID token; its own JSON parser), the built app with SPA fallback.
+  app.get("/liff-config", liffConfigHandler(deps));
+  app.use("/liff-api", liffApiRouter(deps));
+  app.use("/liff", liffStaticRouter());
 
   app.use((req, _res, next) => next(new AppError("not_found", `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(metrics));
