@@ -59,6 +59,10 @@ export function createApp(deps: AppDeps): App {
   const processor = new WebhookProcessor(deps.db, deps.logger, metrics, eventHandlers);
   app.services = { metrics, inbox, processor };
 
+  // First, and before express.json(): the webhook signature is over the raw bytes, and LINE's webhook is the
+  // hottest path (thousands a second), so it skips the per-request logger and histogram (it counts itself).
+  app.use(webhookRouter({ channelSecret: deps.config.line.channelSecret, inbox, processor, metrics }));
+
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -84,8 +88,6 @@ export function createApp(deps: AppDeps): App {
   }) as RequestHandler);
   app.use(helmet({ contentSecurityPolicy: false }));
 
-  // Before express.json(): the webhook signature is over the raw bytes.
-  app.use(webhookRouter({ channelSecret: deps.config.line.channelSecret, inbox, processor, metrics }));
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

@@ -76,7 +76,7 @@ describe("members API", () => {
     [{ phone: 912345678 }, "phone as a number"],
     [{ phone: "0912345678", extra: 1 }, "unknown field"],
     [{ phone: "0912345678", name: "x".repeat(101) }, "name too long"],
-  ])("answers 400 for %j (%s)", async (body) => {
+  ] as [Record<string, unknown>, string][])("answers 400 for %j (%s)", async (body) => {
     const id = memberId();
     const res = await request(t.app).put(`/api/v1/members/${id}`).set(auth()).send(body);
     expect(res.status).toBe(400);

@@ -28,7 +28,7 @@ export class InboxWriter {
   private inFlight = 0;
   constructor(
     private readonly database: Database,
-    private readonly maxParallel = 4,
+    private readonly maxParallel = Number(process.env["INBOX_PARALLEL"] ?? 4),
     private readonly maxBatch = 500,
   ) {}
 
@@ -66,17 +66,13 @@ export class InboxWriter {
       const seen = new Set<string>();
       const rows: InboxEvent[] = [];
       for (const p of batch) for (const e of p.events) if (!seen.has(e.webhookEventId)) (seen.add(e.webhookEventId), rows.push(e));
-      const values = sql.join(
-        rows.map(
-          (e) =>
-            sql`(${e.webhookEventId}, ${e.type}, ${e.timestamp === null ? null : new Date(e.timestamp).toISOString()}::timestamptz, ${JSON.stringify(e.raw)}::jsonb)`,
-        ),
-        sql`, `,
-      );
-      const inserted = await this.database.query<{ id: string | number; webhook_event_id: string }>(
-        sql`insert into webhook_events (webhook_event_id, type, event_timestamp, event) values ${values}
-            on conflict (webhook_event_id) do nothing returning id, webhook_event_id`,
-      );
+      // Four array parameters whatever the batch size: one cheap statement shape for the driver and the planner.
+      const inserted = await this.database.query<{ id: string | number; webhook_event_id: string }>(sql`
+        insert into webhook_events (webhook_event_id, type, event_timestamp, event)
+        select * from unnest(${toPgArray(rows.map((e) => e.webhookEventId))}::text[], ${toPgArray(rows.map((e) => e.type))}::text[],
+          ${toPgArray(rows.map((e) => (e.timestamp === null ? null : new Date(e.timestamp).toISOString())))}::timestamptz[],
+          ${toPgArray(rows.map((e) => JSON.stringify(e.raw)))}::jsonb[])
+        on conflict (webhook_event_id) do nothing returning id, webhook_event_id`);
       const idByKey = new Map(inserted.map((r) => [r.webhook_event_id, Number(r.id)]));
       for (const p of batch) {
         const ids: number[] = [];
@@ -90,4 +86,9 @@ export class InboxWriter {
       for (const p of batch) p.reject(err);
     }
   }
+}
+
+/** A PostgreSQL array literal; both drivers pass it as one text parameter. */
+export function toPgArray(values: (string | null)[]): string {
+  return `{${values.map((v) => (v === null ? "NULL" : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)).join(",")}}`;
 }
