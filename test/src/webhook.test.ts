@@ -194,6 +194,18 @@ describe("odd but signed input", () => {
   });
 });
 
+describe("raw event fidelity", () => {
+  it("stores each event exactly, whatever characters its text holds", async () => {
+    const texts = ['he said "hi" \\ back\\slash', "你好，世界 😀 {braces,commas}", "line\nbreak\ttab NULL", "NULL", ""];
+    const events = texts.map((text) => textMessageEvent(lineUserId(), text));
+    expect((await post(webhookBody(events))).status).toBe(200);
+    for (const e of events) {
+      const rows = await t.db.query<{ event: { message: { text: string } } }>(sql`select event from webhook_events where webhook_event_id = ${e.webhookEventId}`);
+      expect(rows[0]!.event).toEqual(e);
+    }
+  });
+});
+
 describe("crash after the 200", () => {
   it("processes inbox rows left unprocessed when the app restarts", async () => {
     const u = lineUserId();
