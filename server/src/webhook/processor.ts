@@ -66,18 +66,36 @@ export class WebhookProcessor {
         order by id limit ${limit} for update skip locked`)) as unknown as {
         rows: { id: string | number; type: string; event: Record<string, any>; event_timestamp: string | Date | null; received_at: string | Date }[];
       };
-      for (const row of res.rows) {
-        const id = Number(row.id);
-        const at = new Date(row.event_timestamp ?? row.received_at);
-        const handler = this.handlers[row.type];
+      if (res.rows.length === 0) return 0;
+      const items = res.rows.map((row) => ({
+        id: Number(row.id),
+        type: row.type,
+        event: row.event,
+        at: new Date(row.event_timestamp ?? row.received_at),
+        handler: this.handlers[row.type],
+      }));
+      // Fast path: the whole batch in one savepoint, marked processed with one statement. Poison events are rare;
+      // if any handler throws, the batch is rolled back to the savepoint and redone one savepoint per event.
+      try {
+        await tx.transaction(async (sp) => {
+          for (const it of items) if (it.handler) await it.handler({ tx: sp, event: it.event, at: it.at });
+        });
+        await tx.execute(sql`update webhook_events set processed_at = now(), attempts = attempts + 1, last_error = null
+          where id = any(${`{${items.map((i) => i.id).join(",")}}`}::bigint[])`);
+        for (const it of items) this.metrics?.webhookProcessed.inc({ type: it.handler ? it.type : "unknown", outcome: it.handler ? "ok" : "ignored" });
+        return items.length;
+      } catch {
+        /* fall through to the one-by-one path */
+      }
+      for (const { id, type, event, at, handler } of items) {
         try {
-          if (handler) await tx.transaction(async (sp) => handler({ tx: sp, event: row.event, at }));
+          if (handler) await tx.transaction(async (sp) => handler({ tx: sp, event, at }));
           await tx.execute(sql`update webhook_events set processed_at = now(), attempts = attempts + 1, last_error = null where id = ${id}`);
-          this.metrics?.webhookProcessed.inc({ type: handler ? row.type : "unknown", outcome: handler ? "ok" : "ignored" });
+          this.metrics?.webhookProcessed.inc({ type: handler ? type : "unknown", outcome: handler ? "ok" : "ignored" });
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
-          this.logger.warn({ inboxId: id, type: row.type, err: message }, "webhook event failed");
-          this.metrics?.webhookProcessed.inc({ type: row.type, outcome: "error" });
+          this.logger.warn({ inboxId: id, type, err: message }, "webhook event failed");
+          this.metrics?.webhookProcessed.inc({ type, outcome: "error" });
           // A poison event is parked after its last attempt: kept, visible, no longer retried.
           await tx.execute(sql`
             update webhook_events set attempts = attempts + 1, last_error = ${message.slice(0, 500)},

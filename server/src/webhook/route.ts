@@ -47,7 +47,7 @@ export function webhookRouter(opts: {
     const newIds = await opts.inbox.store(events);
     for (const e of events) opts.metrics.webhookEvents.inc({ type: e.type, result: "received" });
     if (newIds.length < events.length) opts.metrics.webhookEvents.inc({ type: "any", result: "duplicate" }, events.length - newIds.length);
-    res.status(200).json({});
+    res.status(200).end();
     if (newIds.length > 0) void opts.processor.kick();
   });
   return router;
