@@ -17,6 +17,9 @@ import type { EventHandler } from "./webhook/handlers.ts";
 import { webhookRouter } from "./webhook/route.ts";
 import { membersRouter } from "./routes/members.ts";
 import { nextStepRouter } from "./routes/next-step.ts";
+import { notificationsBatchRouter, notificationsRouter } from "./routes/notifications.ts";
+import { statsRouter } from "./routes/stats.ts";
+import { deliveryEventHandler } from "./notify/delivery.ts";
 import { liffApiRouter, liffConfigHandler } from "./liff/router.ts";
 import { liffStaticRouter } from "./liff/static.ts";
 
@@ -55,6 +58,7 @@ export function createApp(deps: AppDeps): App {
   app.set("trust proxy", "loopback");
 
   const eventHandlers: Partial<Record<string, EventHandler>> = {};
+  eventHandlers.delivery = deliveryEventHandler;
   const inbox = new InboxWriter(deps.db);
   const processor = new WebhookProcessor(deps.db, deps.logger, metrics, eventHandlers);
   app.services = { metrics, inbox, processor };
@@ -115,7 +119,12 @@ export function createApp(deps: AppDeps): App {
     next();
   };
   const api = express.Router();
-  api.use(requireApiKey, express.json({ limit: "1mb" }));
+  api.use(requireApiKey);
+  // The batch endpoint streams its own (large) body, so it sits before the JSON parser.
+  api.use(notificationsBatchRouter(deps));
+  api.use(express.json({ limit: "1mb" }));
+  api.use(notificationsRouter(deps));
+  api.use(statsRouter(deps));
   api.use(membersRouter(deps));
   api.use(nextStepRouter(deps));
   app.use("/api/v1", api);

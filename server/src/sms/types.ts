@@ -10,8 +10,16 @@ export interface SmsResult {
 }
 export interface SmsProvider {
   readonly name: "http" | "mitake" | "log";
+  /**
+   * True when the provider itself drops a second message with the same `reference` (Mitake's `clientid`): only then
+   * may a call whose outcome is unknown (timeout, crash) be repeated without risking a second SMS.
+   */
+  readonly dedupesOnReference?: boolean;
   send(msg: SmsMessage): Promise<SmsResult>;
 }
 
 /** A provider error that may be retried (the provider surely did not accept the message). */
 export class SmsRetryableError extends Error {}
+
+/** The provider refused the message for good (bad number, bad credentials): it was not accepted, retrying won't help. */
+export class SmsRejectedError extends Error {}

@@ -1,0 +1,116 @@
+import type { messagingApi } from "@line/bot-sdk";
+import { signViewToken } from "../lib/view-token.ts";
+import type { PnpTemplate } from "../line/send.ts";
+import { isPnpAllowedMessage } from "./input.ts";
+
+export interface StoredContent {
+  messages?: Record<string, unknown>[];
+  template?: PnpTemplate;
+  text?: string;
+}
+export interface NextStep {
+  type: "order" | "bill";
+  id: string;
+}
+export interface RenderConfig {
+  appSecret: string;
+  liffId: string;
+  publicBaseUrl: string;
+}
+
+/** The LIFF next-step page for this notification, with a view token so a not-yet-bound PNP recipient can open it. */
+export async function nextStepUrl(cfg: RenderConfig, notificationId: string, step: NextStep, now: Date): Promise<string> {
+  const token = await signViewToken(cfg.appSecret, { nid: notificationId, type: step.type, id: step.id }, now);
+  return `https://liff.line.me/${cfg.liffId}/${step.type === "order" ? "orders" : "bills"}/${encodeURIComponent(step.id)}?t=${token}`;
+}
+
+function templateAsText(t: PnpTemplate): string {
+  const lines = [t.body?.emphasizedItem?.content, ...(t.body?.items ?? []).map((i) => i.content)].filter((s): s is string => Boolean(s));
+  return lines.join("\n") || t.templateKey;
+}
+
+/** The notice as plain text: the request's `text`, else the text messages, else the template's items. */
+export function plainText(c: StoredContent): string {
+  if (c.text) return c.text;
+  const texts = (c.messages ?? []).flatMap((m) => (typeof m["text"] === "string" ? [m["text"] as string] : typeof m["altText"] === "string" ? [m["altText"] as string] : []));
+  if (texts.length) return texts.join("\n");
+  if (c.template) return templateAsText(c.template);
+  return "";
+}
+
+function buttonBubble(url: string, text: string | null): messagingApi.FlexMessage {
+  const label = "查看詳情 View details";
+  return {
+    type: "flex",
+    altText: text ? text.slice(0, 300) : label,
+    contents: {
+      type: "bubble",
+      ...(text ? { body: { type: "box", layout: "vertical", contents: [{ type: "text", text: text.slice(0, 2000), wrap: true }] } } : {}),
+      footer: {
+        type: "box",
+        layout: "vertical",
+        contents: [{ type: "button", style: "primary", action: { type: "uri", label: "查看詳情", uri: url } }],
+      },
+    },
+  } as messagingApi.FlexMessage;
+}
+
+/**
+ * LINE messages for push or flexible PNP. A next-step link becomes a Flex bubble with a button: with plain text the
+ * text goes in the bubble's body (one message), with given messages the bubble is appended (validation keeps ≤ 5).
+ * For PNP the forbidden types (image, video, audio) are dropped.
+ */
+export async function lineMessages(
+  cfg: RenderConfig,
+  n: { id: string; content: StoredContent; nextStep: NextStep | null },
+  now: Date,
+  forPnp: boolean,
+): Promise<messagingApi.Message[]> {
+  const url = n.nextStep ? await nextStepUrl(cfg, n.id, n.nextStep, now) : null;
+  let msgs: messagingApi.Message[];
+  if (n.content.messages?.length) {
+    msgs = n.content.messages.filter((m) => !forPnp || isPnpAllowedMessage(m as { type: string })) as unknown as messagingApi.Message[];
+    if (url) msgs = [...msgs.slice(0, 4), buttonBubble(url, null)];
+  } else {
+    const text = plainText(n.content);
+    msgs = url ? [buttonBubble(url, text)] : [{ type: "text", text }];
+  }
+  if (msgs.length === 0) msgs = [{ type: "text", text: plainText(n.content) || "通知 Notification" }];
+  return msgs;
+}
+
+const taipei = new Intl.DateTimeFormat("zh-TW", {
+  timeZone: "Asia/Taipei",
+  year: "numeric",
+  month: "2-digit",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  hour12: false,
+});
+
+/** 2026/11/26 10:00, Taiwan time. */
+export function taipeiTime(d: Date): string {
+  const p = Object.fromEntries(taipei.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p["year"]}/${p["month"]}/${p["day"]} ${p["hour"] === "24" ? "00" : p["hour"]}:${p["minute"]}`;
+}
+
+/**
+ * The SMS. A fallback SMS states when the notice was issued (Asia/Taipei) and tells the user to ignore it if they
+ * already acted (the seed's advice against confusion when the LINE message arrives late).
+ */
+export async function smsText(
+  cfg: RenderConfig,
+  n: { id: string; content: StoredContent; nextStep: NextStep | null; sms: { text?: string } | null; createdAt: Date },
+  now: Date,
+  fallback: boolean,
+): Promise<string> {
+  const body = n.sms?.text ?? plainText(n.content);
+  const parts = [body];
+  if (n.nextStep) parts.push(await nextStepUrl(cfg, n.id, n.nextStep, now));
+  if (fallback) {
+    parts.push(`通知時間 Notice time: ${taipeiTime(n.createdAt)} (台北時間 Taipei)`);
+    parts.push("若您已完成，請忽略此訊息 / Please ignore this message if already done.");
+  }
+  return parts.join("\n");
+}

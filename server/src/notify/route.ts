@@ -1,0 +1,83 @@
+import { APPROVED_SCENARIOS, DEFAULT_SMS_WAIT_SECONDS, PNP_WINDOW_SECONDS, type Urgency } from "./input.ts";
+
+export type Channel = "push" | "pnp" | "sms" | "none";
+
+export interface RouteInputs {
+  urgency: Urgency;
+  scenario: string;
+  scenarioApproved: boolean;
+  memberId: string | null;
+  memberFound: boolean;
+  lineUserId: string | null;
+  friend: boolean;
+  phoneKnown: boolean;
+  smsRequested: boolean;
+  smsAfterSeconds: number | null;
+  content: "messages" | "template" | "text";
+  hasTemplate: boolean;
+}
+
+/** The route decision stored on the notification (product.md §4): the inputs and the rule that fired. */
+export interface RouteDecision {
+  channel: Channel;
+  pnpKind?: "flexible" | "template";
+  /** Seconds after the decision at which an undelivered LINE notice falls back to SMS; null = never. */
+  smsAfterSeconds: number | null;
+  rule: string;
+  reason?: string;
+  inputs: RouteInputs;
+  decidedAt: string;
+  stage: "accepted" | "dispatch" | "reroute";
+  reroutedFrom?: Channel;
+}
+
+export function smsWaitSeconds(i: Pick<RouteInputs, "urgency" | "smsRequested" | "smsAfterSeconds" | "phoneKnown">): number | null {
+  if (!i.phoneKnown) return null;
+  if (i.smsAfterSeconds !== null) return i.smsAfterSeconds;
+  const def = DEFAULT_SMS_WAIT_SECONDS[i.urgency];
+  if (def !== null) return def;
+  // `days`: no SMS unless asked; when asked, after LINE's 24-hour window, when silence means "not delivered".
+  return i.smsRequested ? PNP_WINDOW_SECONDS : null;
+}
+
+/**
+ * product.md §4, in order. `exclude` removes channels that already failed for this notification (push quota).
+ */
+export function decideRoute(inputs: RouteInputs, at: Date, stage: RouteDecision["stage"], exclude: Channel[] = []): RouteDecision {
+  const wait = smsWaitSeconds(inputs);
+  const base = { inputs, decidedAt: at.toISOString(), stage };
+  const pnpKind = inputs.hasTemplate ? "template" : "flexible";
+  if (inputs.urgency === "minutes" && inputs.phoneKnown) {
+    return { ...base, channel: "sms", smsAfterSeconds: 0, rule: "urgency minutes: SMS at once (a silent PNP failure is known only after 24 h)" };
+  }
+  if (inputs.friend && inputs.lineUserId && !exclude.includes("push")) {
+    return { ...base, channel: "push", smsAfterSeconds: wait, rule: "member bound to a LINE user who is a friend now: Messaging API push" };
+  }
+  if (inputs.phoneKnown && inputs.scenarioApproved && !exclude.includes("pnp")) {
+    return {
+      ...base,
+      channel: "pnp",
+      pnpKind,
+      smsAfterSeconds: wait,
+      rule:
+        wait === null
+          ? `not a friend, phone known, approved scenario: PNP (${pnpKind}); no SMS fallback (urgency ${inputs.urgency}); undelivered after 24 h`
+          : `not a friend, phone known, approved scenario: PNP (${pnpKind}); SMS fallback after ${wait} s without a delivery event`,
+    };
+  }
+  if (wait !== null) {
+    const why = !inputs.phoneKnown ? "" : !inputs.scenarioApproved ? "scenario not approved for PNP" : "LINE unavailable";
+    return { ...base, channel: "sms", smsAfterSeconds: 0, rule: `no LINE route (${why || "not a friend"}): SMS` };
+  }
+  const reason = !inputs.phoneKnown
+    ? "not a LINE friend and no phone number known"
+    : !inputs.scenarioApproved
+      ? `scenario ${inputs.scenario} is not approved for PNP, the member is not a friend, and SMS is not allowed for urgency ${inputs.urgency}`
+      : `no LINE route left and SMS is not allowed for urgency ${inputs.urgency} (give sms to allow it)`;
+  return { ...base, channel: "none", smsAfterSeconds: null, rule: "no route: undeliverable", reason };
+}
+
+/** Whether this notification may fall back to SMS at all (phone known and the urgency/request allows it). */
+export function smsAllowed(inputs: RouteInputs): boolean {
+  return smsWaitSeconds(inputs) !== null;
+}

@@ -1,0 +1,167 @@
+import { randomUUID } from "node:crypto";
+import { Router, type Request } from "express";
+import JSONParser from "@streamparser/json/jsonparser.js";
+import { sql } from "@oa-notify/db";
+import { z } from "zod";
+import type { AppDeps } from "../app.ts";
+import { AppError, notFound } from "../lib/errors.ts";
+import { maskPhone } from "../lib/phone.ts";
+import { parseOr400 } from "../lib/validate.ts";
+import { requestHash, validateItem } from "../notify/input.ts";
+import { ingestNotifications, type IngestItem, type IngestResult } from "../notify/ingest.ts";
+
+export const MAX_BATCH_ITEMS = 10_000;
+const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
+
+function idempotencyKeyOf(req: Request): string | null {
+  const v = req.get("idempotency-key");
+  return v === undefined ? null : parseOr400(idempotencyKey, v, "headers.Idempotency-Key");
+}
+
+function asAppError(r: Extract<IngestResult, { ok: false }>): AppError {
+  const code = r.status === 409 ? "conflict" : r.status === 422 ? "unprocessable" : "validation_failed";
+  return new AppError(code, r.error.message, r.error.details);
+}
+
+/**
+ * POST /notifications/batch, mounted BEFORE express.json(): the body (up to 10,000 items) is parsed as a stream,
+ * item by item, so a big batch never becomes one giant JSON tree; each item is validated on arrival, the good ones
+ * are inserted in one statement (one transaction), and the 202 goes out only after it committed.
+ */
+export function notificationsBatchRouter(deps: AppDeps): Router {
+  const r = Router();
+  r.post("/notifications/batch", async (req, res) => {
+    if (!req.is("application/json")) throw new AppError("unsupported_media_type", "the batch body must be application/json");
+    const items: IngestItem[] = [];
+    const results: IngestResult[] = [];
+    let count = 0;
+    let sawArray = false;
+    let parseError: Error | null = null;
+    const parser = new JSONParser({ paths: ["$.notifications", "$.notifications.*"], keepStack: false });
+    parser.onError = (err) => {
+      parseError ??= err;
+    };
+    parser.onValue = ({ value, key }) => {
+      if (key === "notifications") {
+        sawArray = Array.isArray(value);
+        return;
+      }
+      const index = count++;
+      if (index >= MAX_BATCH_ITEMS) return;
+      const where = `notifications.${index}`;
+      const v = validateItem(value, where);
+      if (!v.ok) {
+        const first = v.errors[0]!;
+        results.push({ index, ok: false, status: 400, error: { code: "validation_failed", message: `${first.field}: ${first.message}`, details: v.errors } });
+      } else {
+        items.push({ index, value: v.value, hash: requestHash(value), idempotencyKey: v.value.idempotencyKey ?? null });
+      }
+    };
+    let bytes = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      if (bytes > MAX_BATCH_BYTES) throw new AppError("payload_too_large", `the batch body is over ${MAX_BATCH_BYTES} bytes`);
+      if (!parser.isEnded) parser.write(chunk);
+      if (parseError) break;
+      if (count > MAX_BATCH_ITEMS) throw new AppError("payload_too_large", `at most ${MAX_BATCH_ITEMS} notifications per batch`);
+    }
+    if (!parseError && !parser.isEnded) parser.end();
+    if (parseError) throw new AppError("bad_request", "body is not valid JSON");
+    if (!sawArray) throw new AppError("validation_failed", "body.notifications: an array of notifications is required", [{ field: "body.notifications", message: "required" }]);
+    if (count === 0) throw new AppError("validation_failed", "body.notifications: at least one notification", [{ field: "body.notifications", message: "empty" }]);
+
+    const batchId = randomUUID();
+    if (items.length > 0) {
+      results.push(...(await ingestNotifications({ db: deps.db.db, clock: deps.clock, apiKeyId: req.apiKeyId!, items, batchId })));
+    }
+    results.sort((a, b) => a.index - b.index);
+    const accepted = results.filter((x) => x.ok).length;
+    req.log.info({ batchId, items: count, accepted }, "notification batch");
+    const body = {
+      batchId,
+      accepted,
+      rejected: results.length - accepted,
+      results: results.map((x) =>
+        x.ok ? { index: x.index, id: x.id, status: x.status, channel: x.route?.channel ?? null, ...(x.duplicate ? { duplicate: true } : {}) } : { index: x.index, error: x.error },
+      ),
+    };
+    if (accepted === 0) throw new AppError("validation_failed", "no notification in the batch was accepted", body.results);
+    res.status(202).json(body);
+  });
+  return r;
+}
+
+export function notificationsRouter(deps: AppDeps): Router {
+  const r = Router();
+
+  r.post("/notifications", async (req, res) => {
+    const key = idempotencyKeyOf(req);
+    const v = validateItem(req.body, "body");
+    if (!v.ok) {
+      const first = v.errors[0]!;
+      throw new AppError("validation_failed", `${first.field}: ${first.message}`, v.errors);
+    }
+    const [out] = await ingestNotifications({
+      db: deps.db.db,
+      clock: deps.clock,
+      apiKeyId: req.apiKeyId!,
+      items: [{ index: 0, value: v.value, hash: requestHash(req.body), idempotencyKey: key ?? v.value.idempotencyKey ?? null }],
+      batchId: null,
+    });
+    if (!out) throw new AppError("internal", "no result");
+    if (!out.ok) throw asAppError(out);
+    if (out.duplicate) {
+      const current = await getNotification(deps, out.id);
+      res.status(200).json({ id: out.id, status: current?.status ?? out.status, route: current?.route ?? out.route, duplicate: true });
+      return;
+    }
+    res.status(202).json({ id: out.id, status: out.status, route: out.route });
+  });
+
+  r.get("/notifications/:id", async (req, res) => {
+    const id = parseOr400(z.uuid(), req.params.id, "params.id");
+    const n = await getNotification(deps, id);
+    if (!n) throw notFound("notification");
+    res.json(n);
+  });
+  return r;
+}
+
+const ts = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
+
+export async function getNotification(deps: Pick<AppDeps, "db" | "config">, id: string) {
+  const rows = await deps.db.query<Record<string, unknown>>(sql`select * from notifications where id = ${id}`);
+  const n = rows[0];
+  if (!n) return null;
+  const events = await deps.db.query<{ at: unknown; state: string; detail: unknown }>(
+    sql`select at, state, detail from notification_events where notification_id = ${id} order by id`,
+  );
+  const p = deps.config.prices;
+  const channel = n["channel"] as string | null;
+  const status = n["status"] as string;
+  const lineCharged = status === "delivered" || status === "delivered_late" || n["delivered_at"] !== null;
+  const costTwd =
+    (lineCharged && channel === "pnp" ? p.pnp : 0) + (lineCharged && channel === "push" ? p.push : 0) + (n["sms_sent_at"] !== null ? p.sms : 0);
+  return {
+    id,
+    status,
+    channel,
+    scenario: n["scenario"],
+    urgency: n["urgency"],
+    memberId: n["member_id"],
+    phone: maskPhone(n["phone_e164"] as string | null),
+    route: n["route"],
+    batchId: n["batch_id"],
+    createdAt: ts(n["created_at"]),
+    sentAt: ts(n["sent_at"]),
+    deliveredAt: ts(n["delivered_at"]),
+    seenAt: ts(n["seen_at"]),
+    smsDeadlineAt: ts(n["sms_deadline_at"]),
+    smsSentAt: ts(n["sms_sent_at"]),
+    attempts: n["attempts"],
+    lastError: n["last_error"],
+    costTwd: Math.round(costTwd * 100) / 100,
+    timeline: events.map((e) => ({ at: ts(e.at), state: e.state, detail: e.detail })),
+  };
+}

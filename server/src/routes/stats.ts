@@ -1,0 +1,69 @@
+import { Router } from "express";
+import { sql } from "@oa-notify/db";
+import { z } from "zod";
+import type { AppDeps } from "../app.ts";
+import { AppError } from "../lib/errors.ts";
+import { parseOr400 } from "../lib/validate.ts";
+
+const query = z
+  .object({
+    from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+  })
+  .strict();
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * GET /stats?from&to (ISO dates or date-times; default: the last 30 days): notifications created in [from, to),
+ * counted by channel and state, with NT$ spent per channel (config.prices: push and PNP are charged when delivered,
+ * SMS when sent) against what the same notices would have cost by SMS alone.
+ */
+export function statsRouter(deps: AppDeps): Router {
+  const r = Router();
+  r.get("/stats", async (req, res) => {
+    const q = parseOr400(query, req.query, "query");
+    const to = q.to ? new Date(q.to) : deps.clock.now();
+    const from = q.from ? new Date(q.from) : new Date(to.getTime() - 30 * 24 * 3600 * 1000);
+    if (!(from < to)) throw new AppError("validation_failed", "query.from: must be before query.to", [{ field: "query.from", message: "must be before to" }]);
+    const range = sql`created_at >= ${from.toISOString()}::timestamptz and created_at < ${to.toISOString()}::timestamptz`;
+    const byState = await deps.db.query<{ channel: string | null; status: string; n: string | number }>(
+      sql`select channel, status, count(*) as n from notifications where ${range} group by channel, status order by channel, status`,
+    );
+    const [t] = await deps.db.query<Record<string, string | number>>(sql`
+      select count(*) as total,
+        count(*) filter (where channel = 'push' and (delivered_at is not null or status in ('delivered', 'delivered_late'))) as push_delivered,
+        count(*) filter (where channel = 'pnp' and (delivered_at is not null or status in ('delivered', 'delivered_late'))) as pnp_delivered,
+        count(*) filter (where sms_sent_at is not null) as sms_sent,
+        count(*) filter (where channel in ('push', 'pnp')) as line_routed,
+        count(*) filter (where channel in ('push', 'pnp') and sms_sent_at is not null) as fell_back,
+        count(*) filter (where status = 'delivered_late') as late,
+        count(*) filter (where phone_e164 is not null) as with_phone
+      from notifications where ${range}`);
+    const n = (k: string) => Number(t?.[k] ?? 0);
+    const p = deps.config.prices;
+    const spent = { push: round(n("push_delivered") * p.push), pnp: round(n("pnp_delivered") * p.pnp), sms: round(n("sms_sent") * p.sms) };
+    const total = round(spent.push + spent.pnp + spent.sms);
+    const allSms = round(n("with_phone") * p.sms);
+    const byChannel: Record<string, { total: number; states: Record<string, number> }> = {};
+    for (const row of byState) {
+      const c = row.channel ?? "undecided";
+      const e = (byChannel[c] ??= { total: 0, states: {} });
+      e.states[row.status] = Number(row.n);
+      e.total += Number(row.n);
+    }
+    res.json({
+      from: from.toISOString(),
+      to: to.toISOString(),
+      total: n("total"),
+      byChannel,
+      costTwd: { ...spent, total },
+      allSmsCostTwd: allSms,
+      savedTwd: round(allSms - total),
+      prices: p,
+      fallback: { lineRouted: n("line_routed"), fellBackToSms: n("fell_back"), rate: n("line_routed") ? round((n("fell_back") / n("line_routed")) * 100) / 100 : 0 },
+      deliveredLate: n("late"),
+    });
+  });
+  return r;
+}
