@@ -6,6 +6,7 @@ import { systemClock } from "./lib/clock.ts";
 import { createApp } from "./app.ts";
 import { createLineApi } from "./line/client.ts";
 import { createSmsProvider } from "./sms/index.ts";
+import { createNotifyWorker } from "./notify/worker.ts";
 
 const config = configFromProcess();
 const logger = createLogger(config.logLevel);
@@ -31,6 +32,10 @@ async function main() {
   const sweep = setInterval(() => void processor.kick(), 5_000);
   sweep.unref();
 
+  // The notification dispatcher; `pnpm worker` runs more of them against the same PostgreSQL.
+  const worker = config.workerEnabled ? createNotifyWorker({ db: database, line, sms, clock: systemClock, logger, config, metrics: app.services.metrics }) : null;
+  worker?.start();
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -43,6 +48,7 @@ async function main() {
     force.unref();
     await closed;
     await processor.drain();
+    await worker?.stop();
     await database.close();
     logger.info("stopped");
     logger.flush();

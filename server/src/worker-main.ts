@@ -1,0 +1,46 @@
+import { createDb } from "@oa-notify/db";
+import { configFromProcess } from "./env.ts";
+import { createLogger } from "./lib/logger.ts";
+import { systemClock } from "./lib/clock.ts";
+import { createLineApi } from "./line/client.ts";
+import { createSmsProvider } from "./sms/index.ts";
+import { createNotifyWorker } from "./notify/worker.ts";
+
+/**
+ * `pnpm worker`: a dispatcher without the HTTP server, for more send capacity on other machines. Rows are claimed
+ * with FOR UPDATE SKIP LOCKED, so any number of these share one PostgreSQL with the servers' own workers.
+ */
+const config = configFromProcess();
+const logger = createLogger(config.logLevel);
+
+async function main() {
+  if (!config.databaseUrl) {
+    logger.warn("DATABASE_URL is unset: this worker uses the embedded PGlite in DATA_DIR, which no other process can share");
+  }
+  const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });
+  const line = createLineApi({ baseUrl: config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
+  const sms = createSmsProvider(config, logger);
+  const worker = createNotifyWorker({ db: database, line, sms, clock: systemClock, logger, config });
+  worker.start();
+  logger.info({ rate: config.sendRatePerSecond, concurrency: config.workerConcurrency, database: database.kind }, "notify worker running");
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "notify worker: finishing in-flight sends");
+    await worker.stop();
+    await database.close();
+    logger.info({ sent: worker.counts }, "notify worker stopped");
+    logger.flush();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  logger.fatal({ err }, "notify worker start-up failed");
+  logger.flush();
+  process.exit(1);
+});
