@@ -50,6 +50,8 @@ export const webhookEvents = pgTable(
   (t) => [
     uniqueIndex("webhook_events_event_id_uq").on(t.webhookEventId),
     index("webhook_events_unprocessed_idx").on(t.id).where(sql`${t.processedAt} is null`),
+    // The notifier looks up a PNP `delivery` event by its tag (delivery.data) right after each send.
+    index("webhook_events_delivery_data_idx").on(sql`(${t.event}->'delivery'->>'data')`).where(sql`${t.type} = 'delivery'`),
   ],
 );
 

@@ -9,7 +9,10 @@ export async function markSeen({ db, clock, notificationId }: { db: DbOrTx; cloc
   const at = clock.now().toISOString();
   const res = (await db.execute(sql`
     with upd as (
-      update notifications set seen_at = ${at}::timestamptz, updated_at = ${at}::timestamptz
+      update notifications set seen_at = ${at}::timestamptz, updated_at = ${at}::timestamptz,
+        -- A PNP waiting for its delivery event: let the worker settle it now (delivered, SMS cancelled). Only
+        -- status 'sent': such a row is not mid-call, so making it due cannot race a send.
+        due_at = case when status = 'sent' and due_at is not null then least(due_at, ${at}::timestamptz) else due_at end
       where id = ${notificationId} and seen_at is null returning id
     )
     insert into notification_events (notification_id, at, state, detail)

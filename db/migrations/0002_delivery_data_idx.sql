@@ -1,0 +1,1 @@
+CREATE INDEX "webhook_events_delivery_data_idx" ON "webhook_events" USING btree (("event"->'delivery'->>'data')) WHERE "webhook_events"."type" = 'delivery';
