@@ -31,6 +31,8 @@ export interface AppDeps {
   logger: Logger;
   config: Config;
   metrics?: Metrics;
+  /** sandbox mode only: the console at /sandbox and its JSON API (server/src/sandbox/console.ts) */
+  sandboxConsole?: RequestHandler;
 }
 
 /** Background parts the app owns; main.ts starts and stops them, tests await them. */
@@ -133,6 +135,8 @@ export function createApp(deps: AppDeps): App {
   app.get("/liff-config", liffConfigHandler(deps));
   app.use("/liff-api", liffApiRouter(deps));
   app.use("/liff", liffStaticRouter());
+
+  if (deps.sandboxConsole) app.use("/sandbox", deps.sandboxConsole);
 
   app.use((req, _res, next) => next(new AppError("not_found", `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(metrics));

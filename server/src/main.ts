@@ -7,6 +7,7 @@ import { createApp } from "./app.ts";
 import { createLineApi } from "./line/client.ts";
 import { createSmsProvider } from "./sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
+import { sandboxBanner, seedSandbox, startSandbox } from "./sandbox/runtime.ts";
 
 const config = configFromProcess();
 const logger = createLogger(config.logLevel);
@@ -15,9 +16,12 @@ async function main() {
   const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });
   logger.info({ database: database.kind }, "database ready");
 
+  // Sandbox (product.md §8): the LINE emulator starts first and config.line.apiBaseUrl is pointed at it, so push,
+  // PNP and the LIFF ID-token JWKS all reach the emulator.
+  const sandbox = config.sandbox ? await startSandbox({ config, db: database, logger, clock: systemClock }) : null;
   const line = createLineApi({ baseUrl: config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
-  const sms = createSmsProvider(config, logger);
-  const app = createApp({ db: database, line, sms, clock: systemClock, logger, config });
+  const sms = sandbox?.sms ?? createSmsProvider(config, logger);
+  const app = createApp({ db: database, line, sms, clock: systemClock, logger, config, ...(sandbox ? { sandboxConsole: sandbox.console } : {}) });
   const { processor } = app.services;
 
   const server = createServer(app);
@@ -36,6 +40,17 @@ async function main() {
   const worker = config.workerEnabled ? createNotifyWorker({ db: database, line, sms, clock: systemClock, logger, config, metrics: app.services.metrics }) : null;
   worker?.start();
 
+  if (sandbox) {
+    sandbox.attach(port);
+    const demo = sandbox.firstStart
+      ? await seedSandbox({ baseUrl: `http://127.0.0.1:${port}`, apiKey: config.apiKeys[0]!, emulator: sandbox.emulator, logger }).catch((err: Error) => {
+          logger.warn({ err: err.message }, "sandbox demo data not seeded");
+          return null;
+        })
+      : null;
+    process.stdout.write(sandboxBanner({ port, config, emulatorUrl: sandbox.emulator.url, demo }));
+  }
+
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -49,6 +64,7 @@ async function main() {
     await closed;
     await processor.drain();
     await worker?.stop();
+    await sandbox?.close();
     await database.close();
     logger.info("stopped");
     logger.flush();

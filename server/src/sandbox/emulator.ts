@@ -110,6 +110,8 @@ export interface LineEmulatorExtras {
   smsPhones(): string[];
   /** persists the state file now (also done shortly after every change) */
   save(): void;
+  /** API requests received and not yet answered (e.g. waiting out injected latency) */
+  inFlight(): number;
 }
 export type StartedLineEmulator = LineEmulator & LineEmulatorExtras;
 
@@ -387,10 +389,12 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
     }
     logWebhook({ at: clock.now().toISOString(), body, status, ...(error ? { error } : {}) });
     if ((status === null || status >= 300) && attempt < 2 && !closed) {
-      log?.warn({ status, error, attempt }, "sandbox webhook failed; redelivering");
-      await new Promise((r) => setTimeout(r, 500 * 3 ** attempt).unref());
+      // Redelivered in the background, so a console click or a test's follow() does not wait for the back-off.
+      log?.warn({ status, error, attempt }, "sandbox webhook failed; will redeliver");
       const again = events.map((e) => ({ ...e, deliveryContext: { isRedelivery: true } }));
-      await postWebhook(again, attempt + 1);
+      track(
+        new Promise<void>((r) => setTimeout(r, 500 * 3 ** attempt).unref()).then(() => (closed ? undefined : postWebhook(again, attempt + 1))),
+      );
     }
   };
   const track = (p: Promise<void>) => {
@@ -741,7 +745,16 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
     return true;
   };
 
+  let inFlight = 0;
   const handle = async (req: IncomingMessage, res: ServerResponse, raw: Buffer) => {
+    inFlight++;
+    try {
+      await handleRequest(req, res, raw);
+    } finally {
+      inFlight--;
+    }
+  };
+  const handleRequest = async (req: IncomingMessage, res: ServerResponse, raw: Buffer) => {
     const requestId = newRequestId();
     const url = req.url ?? "/";
     const q = url.indexOf("?");
@@ -996,6 +1009,7 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
     },
     webhookUrl: () => webhookUrl,
     save: saveNow,
+    inFlight: () => inFlight,
   };
   return emulator;
 }
