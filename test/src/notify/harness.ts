@@ -1,0 +1,107 @@
+import { randomInt, randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import request from "supertest";
+import { sql } from "@oa-notify/db";
+import { createLineApi, createLogger } from "@oa-notify/server";
+import { startLineEmulator, type StartedLineEmulator, type SimUserInput } from "@oa-notify/server/sandbox/emulator.ts";
+import { createNotifyWorker, type NotifyWorker, type NotifyWorkerOptions } from "@oa-notify/server/notify/worker.ts";
+import { createLogSmsProvider } from "@oa-notify/server/sms/log.ts";
+import type { SmsProvider } from "@oa-notify/server/sms/types.ts";
+import { auth, buildTestApp, TEST_SECRET, type TestContext } from "../helpers/app.ts";
+import type { TestDb } from "../helpers/db.ts";
+
+export const ACCESS_TOKEN = "test-access-token";
+
+export interface NotifyHarness {
+  t: TestContext;
+  emulator: StartedLineEmulator;
+  worker: NotifyWorker;
+  /** the SMS provider the worker uses: records into the emulator's SMS inbox */
+  sms: SmsProvider;
+  newWorker(opts?: NotifyWorkerOptions, sms?: SmsProvider): NotifyWorker;
+  /** runs the worker until nothing is due at the clock's now */
+  run(): Promise<number>;
+  /** sends every pending delivery webhook now and waits until our server processed them */
+  deliveries(): Promise<void>;
+  post(body: unknown, headers?: Record<string, string>): request.Test;
+  get(id: string): Promise<any>;
+  /** a member with a fresh phone; options: a LINE user at the emulator (friend or not), bound to the member */
+  member(opts?: { sim?: SimUserInput | false; bind?: boolean; follow?: boolean }): Promise<{ memberId: string; phone: string; e164: string; userId: string | null }>;
+  close(): Promise<void>;
+}
+
+export function randomPhone(): { local: string; e164: string } {
+  const rest = String(randomInt(0, 1_000_000)).padStart(6, "0");
+  const a = String(randomInt(10, 90));
+  return { local: `09${a}${rest}`, e164: `+8869${a}${rest}` };
+}
+
+export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyWorkerOptions } = {}): Promise<NotifyHarness> {
+  const t = await buildTestApp({ ...(opts.db ? { db: opts.db } : {}) });
+  const emulator = await startLineEmulator({
+    channelSecret: TEST_SECRET,
+    channelAccessToken: ACCESS_TOKEN,
+    loginChannelId: t.config.line.loginChannelId,
+    clock: t.clock,
+    deliveryDelayMs: 60_000, // tests release deliveries explicitly with flushDeliveries()
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = t.app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  emulator.setWebhookUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`);
+  const line = createLineApi({ baseUrl: emulator.url, channelAccessToken: ACCESS_TOKEN });
+  const sms = createLogSmsProvider((m) => emulator.recordSms(m));
+  const logger = createLogger("silent");
+  const newWorker = (o: NotifyWorkerOptions = {}, s: SmsProvider = sms) =>
+    createNotifyWorker({ db: t.db, line, sms: s, clock: t.clock, logger, config: t.config }, { callTimeoutMs: 5_000, ...opts.workerOptions, ...o });
+  const worker = newWorker();
+  const h: NotifyHarness = {
+    t,
+    emulator,
+    worker,
+    sms,
+    newWorker,
+    run: () => worker.runUntilIdle(),
+    async deliveries() {
+      await emulator.flushDeliveries();
+      await t.app.services.processor.kick();
+      await t.app.services.processor.drain();
+    },
+    post: (body, headers = {}) => request(t.app).post("/api/v1/notifications").set(auth()).set(headers).send(body as object),
+    async get(id) {
+      const res = await request(t.app).get(`/api/v1/notifications/${id}`).set(auth());
+      if (res.status !== 200) throw new Error(`GET notification ${id}: ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    },
+    async member(o = {}) {
+      const memberId = `m-${randomBytes(6).toString("hex")}`;
+      const phone = randomPhone();
+      const put = await request(t.app).put(`/api/v1/members/${memberId}`).set(auth()).send({ phone: phone.local });
+      if (put.status !== 201) throw new Error(`member upsert: ${put.status}`);
+      let userId: string | null = null;
+      if (o.sim !== false) {
+        const u = emulator.createUser({ phone: phone.local, ...(o.sim ?? {}) });
+        userId = u.userId;
+        if (o.bind) await t.db.query(sql`update members set line_user_id = ${userId}, bound_at = now() where member_id = ${memberId}`);
+        if (o.follow) {
+          await emulator.follow(userId);
+          await t.app.services.processor.kick();
+          await t.app.services.processor.drain();
+        }
+      }
+      return { memberId, phone: phone.local, e164: phone.e164, userId };
+    },
+    async close() {
+      await worker.stop();
+      await emulator.close();
+      await new Promise<void>((r) => server.close(() => r()));
+      await t.close();
+    },
+  };
+  return h;
+}
+
+export const text = (s = "您的包裹已出貨 Your parcel has shipped") => ({ text: s });
+export const MIN = 60_000;
+export const HOUR = 60 * MIN;
