@@ -1,0 +1,23 @@
+import { useCallback, useEffect, useState } from "react";
+
+export type Loadable<T> = { state: "loading" } | { state: "ready"; data: T } | { state: "error"; error: unknown };
+
+/** Loads once per `key`; `reload` runs it again (after a change the page made). */
+export function useLoad<T>(load: () => Promise<T>, key: string): Loadable<T> & { reload(): void } {
+  const [s, setS] = useState<Loadable<T>>({ state: "loading" });
+  const [n, setN] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setS((prev) => (prev.state === "ready" ? prev : { state: "loading" }));
+    load().then(
+      (data) => live && setS({ state: "ready", data }),
+      (error: unknown) => live && setS({ state: "error", error }),
+    );
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, n]);
+  const reload = useCallback(() => setN((x) => x + 1), []);
+  return Object.assign({}, s, { reload });
+}
