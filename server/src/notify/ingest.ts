@@ -10,6 +10,8 @@ export interface IngestItem {
   value: NotificationInput;
   hash: string;
   idempotencyKey: string | null;
+  /** where the item sits in the request, for error fields: "body" or "notifications.12" */
+  where: string;
 }
 export type IngestResult =
   | { index: number; ok: true; id: string; status: string; route: RouteDecision | null; duplicate: boolean }
@@ -66,14 +68,14 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId 
     if (v.phone) {
       const p = normalizePhone(v.phone);
       if (!p.ok) {
-        results.push(fail(item.index, 400, "phone", p.reason));
+        results.push(fail(item.index, 400, `${item.where}.phone`, p.reason));
         continue;
       }
       e164 = p.e164;
     }
     const member = v.memberId ? members.get(v.memberId) : undefined;
     if (v.memberId && !member && !e164) {
-      results.push(fail(item.index, 422, "memberId", `unknown member ${v.memberId} and no phone given`));
+      results.push(fail(item.index, 422, `${item.where}.memberId`, `unknown member ${v.memberId} and no phone given`));
       continue;
     }
     e164 ??= member?.phone_e164 ?? null;
@@ -81,22 +83,22 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId 
     const friend = Boolean(lineUserId && member?.friend);
     const approved = APPROVED_SCENARIOS.has(v.scenario);
     if (!friend && !approved) {
-      results.push(fail(item.index, 422, "scenario", `${v.scenario} is not an approved LINE notification-message use case and the recipient is not a friend of the OA`));
+      results.push(fail(item.index, 422, `${item.where}.scenario`, `${v.scenario} is not an approved LINE notification-message use case and the recipient is not a friend of the OA`));
       continue;
     }
     if (!friend && !e164) {
-      results.push(fail(item.index, 422, "phone", "the recipient is not a LINE friend and no phone number is known: nothing can reach them"));
+      results.push(fail(item.index, 422, `${item.where}.phone`, "the recipient is not a LINE friend and no phone number is known: nothing can reach them"));
       continue;
     }
     const bad = v.template ? -1 : pnpForbiddenIndex(v.messages);
     if (!friend && bad >= 0) {
-      results.push(fail(item.index, 422, `messages.${bad}.type`, "LINE notification messages (PNP) cannot carry image, video or audio, and the recipient is not a friend"));
+      results.push(fail(item.index, 422, `${item.where}.messages.${bad}.type`, "LINE notification messages (PNP) cannot carry image, video or audio, and the recipient is not a friend"));
       continue;
     }
     if (item.idempotencyKey) {
       const prev = keysInBatch.get(item.idempotencyKey);
       if (prev) {
-        results.push(prev.hash === item.hash ? { index: item.index, ok: true, id: prev.id, status: "accepted", route: null, duplicate: true } : fail(item.index, 409, "idempotencyKey", "already used with a different body"));
+        results.push(prev.hash === item.hash ? { index: item.index, ok: true, id: prev.id, status: "accepted", route: null, duplicate: true } : fail(item.index, 409, `${item.where}.idempotencyKey`, "already used with a different body"));
         continue;
       }
     }

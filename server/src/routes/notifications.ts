@@ -55,7 +55,7 @@ export function notificationsBatchRouter(deps: AppDeps): Router {
         const first = v.errors[0]!;
         results.push({ index, ok: false, status: 400, error: { code: "validation_failed", message: `${first.field}: ${first.message}`, details: v.errors } });
       } else {
-        items.push({ index, value: v.value, hash: requestHash(value), idempotencyKey: v.value.idempotencyKey ?? null });
+        items.push({ index, value: v.value, hash: requestHash(value), idempotencyKey: v.value.idempotencyKey ?? null, where });
       }
     };
     let bytes = 0;
@@ -106,7 +106,7 @@ export function notificationsRouter(deps: AppDeps): Router {
       db: deps.db.db,
       clock: deps.clock,
       apiKeyId: req.apiKeyId!,
-      items: [{ index: 0, value: v.value, hash: requestHash(req.body), idempotencyKey: key ?? v.value.idempotencyKey ?? null }],
+      items: [{ index: 0, value: v.value, hash: requestHash(req.body), idempotencyKey: key ?? v.value.idempotencyKey ?? null, where: "body" }],
       batchId: null,
     });
     if (!out) throw new AppError("internal", "no result");
