@@ -9,6 +9,7 @@ export function consolePage(): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>LINE 沙盒主控台 · Sandbox console · oa-notify</title>
 <style>
   :root { --green:#06c755; --ink:#1f2328; --mute:#6a737d; --line:#e1e4e8; --bg:#f6f8fa; --warn:#b08800; --bad:#cf222e; }
@@ -18,6 +19,8 @@ export function consolePage(): string {
   header h1 { font-size:18px; margin:0; }
   header .en { opacity:.85; font-size:13px; }
   header a { color:#fff; }
+  header code { background:rgba(255,255,255,.2); color:#fff; }
+  td code { font-size:11px; color:var(--mute); background:none; padding:0; }
   main { display:grid; grid-template-columns: minmax(0,3fr) minmax(0,2fr); gap:12px; padding:12px; }
   section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 12px; margin-bottom:12px; }
   h2 { font-size:15px; margin:0 0 8px; }

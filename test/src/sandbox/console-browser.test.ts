@@ -1,0 +1,111 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type Browser } from "playwright-core";
+import { createTestDb, DATABASE_URL, type TestDb } from "../helpers/db.ts";
+import { freePort, startServerProcess, type ServerProcess } from "../helpers/process.ts";
+import { randomTwPhone } from "./helpers.ts";
+
+/**
+ * The sandbox console in Debian's chromium against the real server (`server/src/main.ts`, sandbox mode, in a child
+ * process): a developer creates a simulated LINE user, clicks "follow", and the product's own API then lists them
+ * as a friend (emulator → signed follow webhook → /webhook → line_users).
+ */
+const artifacts = fileURLToPath(new URL("../../artifacts", import.meta.url));
+const API_KEY = "sandbox-key";
+
+let srv: ServerProcess;
+let db: TestDb | null = null;
+let dataDir: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  dataDir = mkdtempSync(join(tmpdir(), "oa-sandbox-browser-"));
+  if (DATABASE_URL) db = await createTestDb();
+  srv = await startServerProcess({
+    DATA_DIR: dataDir,
+    SANDBOX_LINE_PORT: String(await freePort()),
+    LOG_LEVEL: "warn",
+    WORKER_ENABLED: "0",
+    ...(db?.url ? { DATABASE_URL: db.url } : {}),
+  });
+  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (srv) {
+    srv.child.kill("SIGTERM");
+    await srv.exited;
+  }
+  await db?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+const lineUser = async (userId: string) => {
+  const res = await fetch(`${srv.url}/api/v1/line-users/${userId}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  return { status: res.status, body: res.status === 200 ? ((await res.json()) as { friend: boolean }) : null };
+};
+
+describe("sandbox console in chromium", () => {
+  it("starts with no LINE configuration and prints the banner with URLs, key and secret", () => {
+    const out = srv.output();
+    expect(out).toContain("/sandbox");
+    expect(out).toContain("/liff/");
+    expect(out).toContain("Bearer sandbox-key");
+    expect(out).toContain("sandbox-secret");
+  });
+
+  it("create a user, click follow: the product API lists them as a friend", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "zh-TW" });
+    const page = await ctx.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (e) => problems.push(String(e)));
+    page.on("console", (m) => {
+      if (m.type() === "error") problems.push(m.text());
+    });
+    try {
+      await page.goto(`${srv.url}/sandbox`);
+      await expect(page.title()).resolves.toContain("沙盒");
+      const name = `瀏覽器${Math.floor(Math.random() * 1e6)}`;
+      await page.fill("#create-phone", randomTwPhone());
+      await page.fill("#create-name", name);
+      await page.selectOption("#create-consent", "unset");
+      await page.click("#create-submit");
+
+      const row = page.locator("tr[data-user-row]", { hasText: name });
+      await row.waitFor();
+      const userId = (await row.getAttribute("data-user-row"))!;
+      expect(userId).toMatch(/^U[0-9a-f]{32}$/);
+      expect((await lineUser(userId)).status).toBe(404); // not followed yet: the product has never heard of them
+
+      await row.locator('button[data-action="follow"]').click();
+      // The console re-reads the product's view after the action; wait until it shows the friend.
+      await row.locator('[data-col="product"]', { hasText: "好友 friend" }).waitFor();
+      expect((await row.locator('[data-col="product"]').textContent())?.startsWith("好友 friend")).toBe(true);
+
+      let seen = await lineUser(userId);
+      for (let i = 0; i < 50 && !seen.body?.friend; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = await lineUser(userId);
+      }
+      expect(seen.status).toBe(200);
+      expect(seen.body!.friend).toBe(true);
+
+      // The detail panel offers the LIFF app as this user.
+      await row.locator('button[data-action="select"]').click();
+      await expect(page.locator("#liff-settings").getAttribute("href")).resolves.toBe(`/liff/settings?sandboxUser=${userId}`);
+      await expect(page.locator("#liff-bind").getAttribute("href")).resolves.toBe(`/liff/bind?sandboxUser=${userId}`);
+
+      // The webhook log shows the follow our /webhook accepted.
+      await page.locator("#webhook-rows tr", { hasText: "follow" }).first().waitFor();
+      await page.screenshot({ path: join(artifacts, "sandbox-console.png"), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
