@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,12 +16,17 @@ import { randomTwPhone } from "./helpers.ts";
 const artifacts = fileURLToPath(new URL("../../artifacts", import.meta.url));
 const API_KEY = "sandbox-key";
 
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+if (!hasChromium) process.stderr.write(`sandbox console browser test skipped: no ${CHROMIUM} (apt-get install -y chromium)\n`);
+
 let srv: ServerProcess;
 let db: TestDb | null = null;
 let dataDir: string;
 let browser: Browser;
 
 beforeAll(async () => {
+  if (!hasChromium) return;
   mkdirSync(artifacts, { recursive: true });
   dataDir = mkdtempSync(join(tmpdir(), "oa-sandbox-browser-"));
   if (DATABASE_URL) db = await createTestDb();
@@ -32,7 +37,7 @@ beforeAll(async () => {
     WORKER_ENABLED: "0",
     ...(db?.url ? { DATABASE_URL: db.url } : {}),
   });
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
 });
 
 afterAll(async () => {
@@ -42,7 +47,7 @@ afterAll(async () => {
     await srv.exited;
   }
   await db?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 const lineUser = async (userId: string) => {
@@ -50,7 +55,7 @@ const lineUser = async (userId: string) => {
   return { status: res.status, body: res.status === 200 ? ((await res.json()) as { friend: boolean }) : null };
 };
 
-describe("sandbox console in chromium", () => {
+describe.skipIf(!hasChromium)("sandbox console in chromium", () => {
   it("starts with no LINE configuration and prints the banner with URLs, key and secret", () => {
     const out = srv.output();
     expect(out).toContain("/sandbox");
