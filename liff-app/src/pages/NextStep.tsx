@@ -14,6 +14,7 @@ const t = {
   billItems: { "zh-TW": "費用明細", en: "Charges" },
   total: { "zh-TW": "總金額", en: "Total" },
   amountDue: { "zh-TW": "應繳金額", en: "Amount due" },
+  billAmount: { "zh-TW": "帳單金額", en: "Bill amount" },
   orderedAt: { "zh-TW": "訂購時間", en: "Ordered" },
   deliveryEta: { "zh-TW": "預計送達", en: "Estimated delivery" },
   dueAt: { "zh-TW": "繳費期限", en: "Due date" },
@@ -192,14 +193,11 @@ export function BillPage({ id, viewToken }: { id: string; viewToken: string | nu
   return (
     <>
       <section className="card" aria-labelledby="page-title">
-        <p className="eyebrow">
-          {tr(lang, t.bill)}
-          {b.period ? ` · ${b.period}` : ""}
-        </p>
+        <p className="eyebrow">{tr(lang, t.bill)}</p>
         <h1 id="page-title" tabIndex={-1}>
           {tr(lang, t.billNo)} {b.billId}
         </h1>
-        <p className="amount-label">{tr(lang, t.amountDue)}</p>
+        <p className="amount-label">{tr(lang, open ? t.amountDue : t.billAmount)}</p>
         <p className="amount">{formatTwd(b.amountTwd, lang)}</p>
         <dl className="facts">
           <Row label={t.status}>

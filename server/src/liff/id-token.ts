@@ -33,17 +33,33 @@ export function createIdTokenVerifier(opts: { apiBaseUrl: () => string; channelI
     return jwks.set;
   };
 
+  // jose refetches on an unknown kid only after its own cooldown, timed by the wall clock; we add a forced reload
+  // timed by the app's clock, so a rotation is picked up at once yet a stream of made-up kids cannot make us hammer
+  // LINE's JWKS (at most one forced reload per cooldown).
+  let lastForcedReload = Number.NEGATIVE_INFINITY;
+  const cooldownMs = 30_000;
+  const attempt = (token: string) =>
+    jwtVerify(token, keySet(), {
+      algorithms: ["ES256"],
+      issuer: ISSUER,
+      audience: opts.channelId(),
+      currentDate: opts.clock.now(),
+      clockTolerance: opts.toleranceSeconds ?? 30,
+      requiredClaims: ["sub", "exp", "iat"],
+    });
+
   return async function verify(token: string): Promise<VerifiedLineUser> {
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keySet(), {
-        algorithms: ["ES256"],
-        issuer: ISSUER,
-        audience: opts.channelId(),
-        currentDate: opts.clock.now(),
-        clockTolerance: opts.toleranceSeconds ?? 30,
-        requiredClaims: ["sub", "exp", "iat"],
-      }));
+      try {
+        ({ payload } = await attempt(token));
+      } catch (err) {
+        const now = opts.clock.now().getTime();
+        if (!(err instanceof errors.JWKSNoMatchingKey) || now - lastForcedReload < cooldownMs) throw err;
+        lastForcedReload = now;
+        await keySet().reload();
+        ({ payload } = await attempt(token));
+      }
     } catch (err) {
       if (err instanceof errors.JWKSTimeout || (err instanceof errors.JOSEError && err.code === "ERR_JOSE_GENERIC" && /JSON Web Key Set/.test(err.message))) {
         throw new JwksUnavailable("LINE JWKS unavailable");
