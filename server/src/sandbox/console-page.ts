@@ -17,7 +17,7 @@ export function consolePage(): string {
   body { margin:0; font: 14px/1.45 -apple-system, "PingFang TC", "Noto Sans TC", "Microsoft JhengHei", sans-serif; color:var(--ink); background:var(--bg); }
   header { background:var(--green); color:#fff; padding:10px 16px; display:flex; flex-wrap:wrap; gap:12px; align-items:baseline; }
   header h1 { font-size:18px; margin:0; }
-  header .en { opacity:.85; font-size:13px; }
+  header .en { color:#e6ffef; font-size:13px; }
   header a { color:#fff; }
   header code { background:rgba(255,255,255,.2); color:#fff; }
   td code { font-size:11px; color:var(--mute); background:none; padding:0; }
@@ -177,7 +177,7 @@ export function consolePage(): string {
   function renderUsers() {
     const rows = users.map((u) =>
       '<tr data-user-row="' + esc(u.userId) + '" class="' + (u.userId === selected ? "selected" : "") + '">' +
-      "<td>" + esc(u.displayName) + '<br><code class="small">' + esc(u.userId) + "</code></td>" +
+      "<td>" + esc(u.displayName) + '<br><code class="small" title="' + esc(u.userId) + '">' + esc(u.userId.slice(0, 11)) + "…</code></td>" +
       "<td>" + esc(u.phone || "—") + "</td>" +
       '<td data-col="friend">' + friendCell(u) + "</td>" +
       '<td data-col="product">' + productCell(u) + "</td>" +

@@ -100,8 +100,34 @@ describe.skipIf(!hasChromium)("sandbox console in chromium", () => {
       expect(seen.status).toBe(200);
       expect(seen.body!.friend).toBe(true);
 
-      // The detail panel offers the LIFF app as this user.
+      // A push from "the OA" (straight to the emulator, as our worker would) shows in this user's LINE inbox, its
+      // next-step button pointing at our /liff as this user.
+      const { emulatorUrl, liffId } = (await (await fetch(`${srv.url}/sandbox/api/overview`)).json()) as { emulatorUrl: string; liffId: string };
+      const push = await fetch(`${emulatorUrl}/v2/bot/message/push`, {
+        method: "POST",
+        headers: { authorization: "Bearer sandbox-token", "content-type": "application/json" },
+        body: JSON.stringify({
+          to: userId,
+          messages: [
+            {
+              type: "flex",
+              altText: "您的訂單 A-100 已出貨",
+              contents: {
+                type: "bubble",
+                body: { type: "box", layout: "vertical", contents: [{ type: "text", text: "訂單 A-100 已出貨，預計明日送達" }] },
+                footer: { type: "box", layout: "vertical", contents: [{ type: "button", action: { type: "uri", label: "查看訂單 View order", uri: `https://liff.line.me/${liffId}/orders/A-100?t=tok` } }] },
+              },
+            },
+          ],
+        }),
+      });
+      expect(push.status).toBe(200);
+
+      // The detail panel: the inbox, and the LIFF app as this user.
       await row.locator('button[data-action="select"]').click();
+      const msg = page.locator("#detail-body .msg", { hasText: "您的訂單 A-100 已出貨" });
+      await msg.waitFor();
+      await expect(msg.locator("a.link").getAttribute("href")).resolves.toBe(`/liff/orders/A-100?t=tok&sandboxUser=${userId}`);
       await expect(page.locator("#liff-settings").getAttribute("href")).resolves.toBe(`/liff/settings?sandboxUser=${userId}`);
       await expect(page.locator("#liff-bind").getAttribute("href")).resolves.toBe(`/liff/bind?sandboxUser=${userId}`);
 
