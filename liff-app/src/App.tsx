@@ -78,7 +78,22 @@ export function App(props: AppProps) {
   const bindingToken = new URLSearchParams(loc.search).get("token");
 
   let page;
-  switch (route.name) {
+  if (props.config.sandbox && !props.sandboxUser) {
+    // Without a simulated user there is no ID token: say how to get one instead of failing with 401s.
+    page = (
+      <section className="card">
+        <h1 tabIndex={-1}>{lang === "en" ? "Choose a simulated LINE user" : "請選擇模擬的 LINE 用戶"}</h1>
+        <p>
+          {lang === "en"
+            ? "This is the sandbox. Open the LIFF app from the console, or add ?sandboxUser=<userId> to the address."
+            : "目前是沙盒模式。請從主控台開啟 LIFF 頁面，或在網址加上 ?sandboxUser=<userId>。"}
+        </p>
+        <a className="button button-secondary" href="/sandbox">
+          {lang === "en" ? "Open the sandbox console" : "開啟沙盒主控台"}
+        </a>
+      </section>
+    );
+  } else switch (route.name) {
     case "bind":
       page = <BindPage bindingToken={bindingToken} />;
       break;

@@ -7,6 +7,7 @@ import { CONSENT_VERSION } from "./consent.ts";
 import { formatDate, formatTwd, initialLang } from "./i18n.ts";
 import { initLiff, type Session } from "./liff.ts";
 import { FakeApi } from "./testing.tsx";
+import { matchRoute } from "./routes.ts";
 
 const config: LiffConfig = { liffId: "1657000001-AbCdEfGh", apiBase: "/liff-api", sandbox: true, addFriendUrl: "https://line.me/R/ti/p/%40oanotify" };
 const USER = "U0123456789abcdef0123456789abcdef";
@@ -172,6 +173,27 @@ describe("next-step pages", () => {
     renderAt(api, `/liff/bills/${bill.billId}`, "?t=other");
     expect((await screen.findByRole("alert")).textContent).toContain("找不到這筆資料");
     expect(screen.queryByText("NT$1,280")).toBeNull();
+  });
+});
+
+describe("sandbox without a simulated user", () => {
+  it("explains how to pick one instead of calling the API", async () => {
+    const api = new FakeApi();
+    render(<App api={api} liff={session.liff} config={config} sandboxUser={null} location={{ pathname: "/liff/settings", search: "" }} />);
+    expect(await screen.findByRole("heading", { level: 1, name: "請選擇模擬的 LINE 用戶" })).toBeTruthy();
+    expect(screen.getByRole("link", { name: "開啟沙盒主控台" }).getAttribute("href")).toBe("/sandbox");
+    expect(api.calls).toEqual([]);
+  });
+});
+
+describe("routes", () => {
+  it("maps LIFF paths (after liff.init moved us from liff.line.me) to pages", () => {
+    expect(matchRoute("/liff/bills/B%2F1")).toEqual({ name: "bill", id: "B/1" });
+    expect(matchRoute("/liff/orders/O-1/")).toEqual({ name: "order", id: "O-1" });
+    expect(matchRoute("/liff/bind")).toEqual({ name: "bind" });
+    expect(matchRoute("/liff/")).toEqual({ name: "home" });
+    expect(matchRoute("/liff/bills/%E0%A4%A")).toEqual({ name: "not_found" });
+    expect(matchRoute("/liff/admin")).toEqual({ name: "not_found" });
   });
 });
 

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { sql } from "@oa-notify/db";
+import { CONSENT_NOTICE_VERSIONS } from "@oa-notify/server/liff/consent.ts";
 import { auth } from "../helpers/app.ts";
 import {
   bearer, bindByLink, bindingLink, buildLiffTestApp, CONSENT, createMember, lineUser, randomPhone, rid, type LiffTestContext,
@@ -114,6 +117,15 @@ describe("binding links", () => {
     ]);
     const me = await request(t.app).get("/liff-api/me").set(bearer(await t.token(sub)));
     expect(me.body.member).toBeNull();
+  });
+});
+
+describe("consent notice versions", () => {
+  it("the version the LIFF app shows is one the server accepts, and /liff-config names the current one", async () => {
+    const appSource = readFileSync(fileURLToPath(new URL("../../../liff-app/src/consent.ts", import.meta.url)), "utf8");
+    const appVersion = /CONSENT_VERSION = "([^"]+)"/.exec(appSource)![1]!;
+    expect(CONSENT_NOTICE_VERSIONS).toContain(appVersion);
+    expect((await request(t.app).get("/liff-config")).body.consentVersion).toBe(appVersion);
   });
 });
 
