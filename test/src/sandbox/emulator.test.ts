@@ -404,3 +404,36 @@ describe("users, followers, profile, quota", () => {
     expect(emu.webhookLog().filter((l) => l.body.includes(u.userId)).every((l) => l.status === 200)).toBe(true);
   });
 });
+
+describe("webhook redelivery and multicast", () => {
+  it("redelivers a webhook our server failed, with isRedelivery: true and the same webhookEventId", async () => {
+    let calls = 0;
+    const flaky = await webhookReceiver(() => (++calls === 1 ? 500 : 200));
+    const e = await startEmulator({ webhookUrl: flaky.url });
+    try {
+      const phone = randomTwPhone();
+      e.createUser({ phone });
+      const t = tag();
+      await sdkClient(e).pushMessagesByPhone({ to: hashOf(phone), messages: [text("x")] }, t);
+      await e.flushDeliveries();
+      const events = flaky.received.flatMap((w) => w.body.events).filter((ev) => ev.delivery?.data === t);
+      expect(events).toHaveLength(2);
+      expect(events.map((ev) => ev.deliveryContext.isRedelivery)).toEqual([false, true]);
+      expect(events[1].webhookEventId).toBe(events[0].webhookEventId);
+      expect(flaky.received.every((w) => validateSignature(w.raw, EMU_SECRET, w.signature!))).toBe(true);
+      expect(e.webhookLog().map((l) => l.status)).toEqual([500, 200]);
+    } finally {
+      await e.close();
+      await flaky.close();
+    }
+  });
+
+  it("multicast answers 200 and delivers only to reachable users", async () => {
+    const f = emu.createUser({ friend: true });
+    const s = emu.createUser({ friend: false });
+    const r = await sdkClient(emu).multicastWithHttpInfo({ to: [f.userId, s.userId], messages: [text("大家好")] }, randomUUID());
+    expect(r.httpResponse.status).toBe(200);
+    expect(emu.inbox(f.userId)[0]).toMatchObject({ delivered: true });
+    expect(emu.inbox(s.userId)[0]).toMatchObject({ delivered: false, status: "not_friend" });
+  });
+});
