@@ -176,6 +176,9 @@ interface PersistedState {
   webhookLog: WebhookLogEntry[];
   counts: Record<string, number>;
   signingKey?: { kid: string; privateJwk: JWK };
+  /** a restart must not turn a retried push into a second message, nor lose a delivery webhook not yet sent */
+  retryKeys?: [string, { requestId: string; sentMessages: unknown[]; at: number }][];
+  pendingDeliveries?: Record<string, unknown>[];
 }
 
 class HttpError {
@@ -255,6 +258,7 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
     webhookLogEntries = persisted.webhookLog ?? [];
     for (const [k, v] of Object.entries(persisted.counts ?? {})) counts.set(k, v);
     signingKey = persisted.signingKey;
+    for (const [k, v] of persisted.retryKeys ?? []) retryKeys.set(k, v);
   }
   if (!signingKey) {
     const { privateKey } = await generateKeyPair("ES256", { extractable: true });
@@ -279,6 +283,8 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
       webhookLog: webhookLogEntries.slice(-200),
       counts: Object.fromEntries(counts),
       signingKey,
+      retryKeys: [...retryKeys].filter(([, v]) => clock.now().getTime() - v.at <= RETRY_KEY_MS).slice(-20_000),
+      pendingDeliveries: pending.map((p) => p.event),
     };
     mkdirSync(dirname(opts.stateFile), { recursive: true });
     const tmp = `${opts.stateFile}.tmp`;
@@ -414,6 +420,12 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
   let deliveryTimer: NodeJS.Timeout | undefined;
   const flushDue = (all: boolean) => {
     deliveryTimer = undefined;
+    if (!all && !webhookUrl && !closed) {
+      // Not attached yet (a restart restoring pending deliveries): wait for our server instead of dropping them.
+      deliveryTimer = setTimeout(() => flushDue(false), 1000);
+      deliveryTimer.unref();
+      return;
+    }
     const now = Date.now();
     const due = all ? pending : pending.filter((p) => p.dueAt <= now);
     pending = all ? [] : pending.filter((p) => p.dueAt > now);
@@ -424,6 +436,8 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
     if (deliveryTimer || pending.length === 0 || closed) return;
     deliveryTimer = setTimeout(() => flushDue(false), Math.max(0, pending[0]!.dueAt - Date.now()));
   };
+  for (const event of persisted?.pendingDeliveries ?? []) pending.push({ event, dueAt: Date.now() + deliveryDelayMs });
+  scheduleDeliveries();
   const enqueueDelivery = (data: string) => {
     pending.push({ event: { type: "delivery", delivery: { data }, ...eventBase() }, dueAt: Date.now() + deliveryDelayMs });
     scheduleDeliveries();
@@ -824,6 +838,8 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
       if ((ep === "push" || ep === "multicast" || ep === "pnp" || ep === "pnp_template") && (body === undefined || body === null || typeof body !== "object")) {
         throw badRequest([{ message: "Must be a JSON object", property: "" }]);
       }
+      // LINE accepts X-Line-Retry-Key on push/multicast/narrowcast/broadcast only; anywhere else it is a 400.
+      if (ep !== "push" && ep !== "multicast" && !PUBLIC_ENDPOINTS.has(ep)) noRetryKey(ctx);
       result = await handlers[ep](ctx);
     } catch (err) {
       if (err instanceof HttpError) return send(err.status, err.body, err.headers);

@@ -224,12 +224,18 @@ describe("sandbox console API", () => {
     const e164 = (normalizePhone(phone) as { e164: string }).e164;
     await sandbox.sms!.send({ to: e164, text: "sms before restart", reference: "r-1" });
     const token = await sandbox.emulator.mintIdToken(u.userId);
+    const key = crypto.randomUUID();
+    const first = await sdk().pushMessageWithHttpInfo({ to: u.userId, messages: [{ type: "text", text: "keyed" }] }, key);
     await shutdown();
     await boot();
+    // The retry key is still remembered: a retry after the restart is a 409, not a second message.
+    await expect(sdk().pushMessage({ to: u.userId, messages: [{ type: "text", text: "keyed" }] }, key)).rejects.toMatchObject({ status: 409 });
+    expect(first.httpResponse.status).toBe(200);
     expect(sandbox.firstStart).toBe(false);
     const after = (await request(app).get(`/sandbox/api/users/${u.userId}`)).body;
     expect(after).toMatchObject({ displayName: "重啟測試", friend: true, phone: e164 });
-    expect((await request(app).get(`/sandbox/api/users/${u.userId}/inbox`)).body.items[0].parts[0]).toEqual({ type: "text", text: "before restart" });
+    const inbox = (await request(app).get(`/sandbox/api/users/${u.userId}/inbox`)).body.items;
+    expect(inbox.map((i: any) => i.parts[0].text)).toEqual(["keyed", "before restart"]);
     expect((await request(app).get(`/sandbox/api/users/${u.userId}/sms`)).body.items[0].reference).toBe("r-1");
     // The signing key survives too: a LIFF page opened before the restart keeps working.
     const me = await request(app).get("/liff-api/me").set("authorization", `Bearer ${token}`);

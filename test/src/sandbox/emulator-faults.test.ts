@@ -184,6 +184,11 @@ describe("OpenAPI document", () => {
     if (existsSync(shared)) expect(vendored).toBe(readFileSync(shared, "utf8"));
   });
 
+  it("answers 400 to a retry key on an API that does not support it (followers)", async () => {
+    const res = await fetch(`${emu.url}/v2/bot/followers/ids`, { headers: { authorization: `Bearer ${EMU_TOKEN}`, "x-line-retry-key": randomUUID() } });
+    expect(res.status).toBe(400);
+  });
+
   it("every response carries x-line-request-id, including 401 and 404", async () => {
     const a = await fetch(`${emu.url}/v2/bot/followers/ids`);
     expect(a.status).toBe(401);
@@ -195,15 +200,22 @@ describe("OpenAPI document", () => {
 });
 
 describe("end to end: emulator webhooks into our app", () => {
-  it("a simulated follow makes the user a friend through the product API; an unfollow undoes it", async () => {
-    const t = await buildTestApp();
-    const server = createServer(t.app);
+  let t: Awaited<ReturnType<typeof buildTestApp>>;
+  let server: ReturnType<typeof createServer>;
+  let webhookUrl: string;
+  beforeAll(async () => {
+    t = await buildTestApp();
+    server = createServer(t.app);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const e = await startEmulator({
-      channelSecret: TEST_SECRET,
-      clock: t.clock,
-      webhookUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`,
-    });
+    webhookUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((r) => server.close(() => r()));
+    await t.close();
+  });
+
+  it("a simulated follow makes the user a friend through the product API; an unfollow undoes it", async () => {
+    const e = await startEmulator({ channelSecret: TEST_SECRET, clock: t.clock, webhookUrl });
     try {
       const u = e.createUser({ phone: randomTwPhone() });
       const before = await request(t.app).get(`/api/v1/line-users/${u.userId}`).set(auth());
@@ -223,26 +235,20 @@ describe("end to end: emulator webhooks into our app", () => {
       expect(gone.body).toMatchObject({ userId: u.userId, friend: false });
     } finally {
       await e.close();
-      await new Promise<void>((r) => server.close(() => r()));
-      await t.close();
     }
   });
 
   it("a webhook signed with another secret is refused by our app (401) and logged as such", async () => {
-    const t = await buildTestApp();
-    const server = createServer(t.app);
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const e = await startEmulator({ channelSecret: "not-the-app-secret", webhookUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook` });
+    const e = await startEmulator({ channelSecret: "not-the-app-secret", webhookUrl });
     try {
       const u = e.createUser();
       await e.follow(u.userId);
       expect(e.webhookLog()[0]!.status).toBe(401);
+      await t.app.services.processor.kick();
       const res = await request(t.app).get(`/api/v1/line-users/${u.userId}`).set(auth());
       expect(res.status).toBe(404);
     } finally {
       await e.close();
-      await new Promise<void>((r) => server.close(() => r()));
-      await t.close();
     }
   });
 });
