@@ -53,7 +53,7 @@ export function liffConfigHandler(deps: AppDeps): RequestHandler {
       liffId,
       apiBase: "/liff-api",
       sandbox: deps.config.sandbox,
-      addFriendUrl: oaBasicId ? `https://line.me/R/ti/p/${encodeURIComponent(oaBasicId)}` : null,
+      addFriendUrl: oaBasicId ? `https://line.me/R/ti/p/${/^@?[\w.-]+$/.test(oaBasicId) ? oaBasicId : encodeURIComponent(oaBasicId)}` : null,
       consentVersion: CURRENT_CONSENT_NOTICE_VERSION,
     });
   };

@@ -103,6 +103,6 @@ describe("GET /liff-config", () => {
   it("gives the app its LIFF id, API base, sandbox flag and add-friend link without auth", async () => {
     const res = await request(t.app).get("/liff-config");
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ liffId: "1657000001-AbCdEfGh", apiBase: "/liff-api", sandbox: true, addFriendUrl: "https://line.me/R/ti/p/%40oanotify" });
+    expect(res.body).toMatchObject({ liffId: "1657000001-AbCdEfGh", apiBase: "/liff-api", sandbox: true, addFriendUrl: "https://line.me/R/ti/p/@oanotify" });
   });
 });
