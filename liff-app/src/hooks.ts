@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 export type Loadable<T> = { state: "loading" } | { state: "ready"; data: T } | { state: "error"; error: unknown };
 
@@ -6,9 +6,13 @@ export type Loadable<T> = { state: "loading" } | { state: "ready"; data: T } | {
 export function useLoad<T>(load: () => Promise<T>, key: string): Loadable<T> & { reload(): void } {
   const [s, setS] = useState<Loadable<T>>({ state: "loading" });
   const [n, setN] = useState(0);
+  const lastKey = useRef(key);
   useEffect(() => {
     let live = true;
-    setS((prev) => (prev.state === "ready" ? prev : { state: "loading" }));
+    // A reload keeps showing the current data until the new one arrives; another record starts from "loading".
+    const sameKey = lastKey.current === key;
+    lastKey.current = key;
+    setS((prev) => (prev.state === "ready" && sameKey ? prev : { state: "loading" }));
     load().then(
       (data) => live && setS({ state: "ready", data }),
       (error: unknown) => live && setS({ state: "error", error }),

@@ -148,9 +148,8 @@ export function OrderPage({ id, viewToken }: { id: string; viewToken: string | n
         <h1 id="page-title" tabIndex={-1}>
           {tr(lang, t.orderNo)} {o.orderId}
         </h1>
-        <p className="amount" aria-label={`${tr(lang, t.total)} ${formatTwd(o.amountTwd, lang)}`}>
-          {formatTwd(o.amountTwd, lang)}
-        </p>
+        <p className="amount-label">{tr(lang, t.total)}</p>
+        <p className="amount">{formatTwd(o.amountTwd, lang)}</p>
         <dl className="facts">
           <Row label={t.status}>
             <Status value={o.status} />

@@ -174,6 +174,30 @@ describe.skipIf(!hasChromium)("LIFF app in chromium (sandbox)", () => {
     await ctx.close();
   });
 
+  it("shows a bound owner their order without any token", async () => {
+    const owner = await simUserAndMember({ friend: true });
+    await bindViaApi(owner);
+    const orderId = rid("O");
+    expect(
+      (await api("PUT", `/api/v1/orders/${orderId}`, {
+        memberId: owner.memberId, status: "shipped", amountTwd: 1350, orderedAt: "2026-11-25T03:10:00Z", deliveryEta: "2026-11-28T02:00:00Z",
+        trackingUrl: "https://track.example.com/TW123", items: [{ name: "不鏽鋼保溫瓶 500ml", quantity: 2, unitPriceTwd: 450 }, { name: "杯刷", quantity: 1, unitPriceTwd: 450 }],
+      })).status,
+    ).toBe(201);
+    const { ctx, page, problems } = await phonePage();
+    await page.goto(`${srv.url}/liff/orders/${orderId}?sandboxUser=${owner.userId}`);
+    await page.getByRole("heading", { level: 1, name: `訂單編號 ${orderId}` }).waitFor();
+    const body = await page.locator("main").innerText();
+    expect(body).toContain("NT$1,350");
+    expect(body).toContain("已出貨");
+    expect(body).toContain("2026年11月25日"); // 03:10Z is 11:10 in Taipei (still 24 Nov 22:10 in New York)
+    expect(body).not.toContain("前往綁定"); // the owner is bound
+    expect(await page.getByRole("link", { name: "加入好友" }).count()).toBe(0); // and a friend
+    await shot(page, "09-order-owner");
+    expect(problems).toEqual([]);
+    await ctx.close();
+  });
+
   it("settings → withdraw (one tap + confirm) unbinds at once", async () => {
     const bound = await simUserAndMember();
     await bindViaApi(bound);
