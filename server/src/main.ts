@@ -42,13 +42,16 @@ async function main() {
 
   if (sandbox) {
     sandbox.attach(port);
-    const demo = sandbox.firstStart
-      ? await seedSandbox({ baseUrl: `http://127.0.0.1:${port}`, apiKey: config.apiKeys[0]!, emulator: sandbox.emulator, logger }).catch((err: Error) => {
-          logger.warn({ err: err.message }, "sandbox demo data not seeded");
-          return null;
-        })
-      : null;
-    process.stdout.write(sandboxBanner({ port, config, emulatorUrl: sandbox.emulator.url, demo }));
+    // In the background: the signal handlers below must be in place before anything slow runs.
+    void (async () => {
+      const demo = sandbox.firstStart
+        ? await seedSandbox({ baseUrl: `http://127.0.0.1:${port}`, apiKey: config.apiKeys[0]!, emulator: sandbox.emulator, logger }).catch((err: Error) => {
+            logger.warn({ err: err.message }, "sandbox demo data not seeded");
+            return null;
+          })
+        : null;
+      process.stdout.write(sandboxBanner({ port, config, emulatorUrl: sandbox.emulator.url, demo }));
+    })();
   }
 
   let stopping = false;
