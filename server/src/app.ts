@@ -80,7 +80,8 @@ export function createApp(deps: AppDeps): App {
       },
       // Per-request lines at debug: the webhook sees thousands a second; errors are logged by the error handler.
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "debug"),
-      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
+      // LIFF links carry bearer-like tokens in the query (?t= view token, ?token= binding link): never logged.
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: String(req.url ?? "").replace(/([?&](?:t|token)=)[^&#]*/g, "$1[redacted]") }) },
     }),
   );
   app.use(((req, res, next) => {

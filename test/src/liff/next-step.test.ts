@@ -99,6 +99,8 @@ describe("GET /liff-api/bills/:id and /orders/:id", () => {
     expect(res.status).toBe(200);
     expect(res.body.viewer).toEqual({ access: "view_token", bound: false });
     expect(await seenAt(nid)).not.toBeNull();
+    expect(t.logs.text).toContain(`/liff-api/bills/${billId}?t=[redacted]`);
+    expect(t.logs.text).not.toContain(viewToken.split(".")[2]!);
     const events = await t.db.query<{ state: string }>(sql`select state from notification_events where notification_id = ${nid}`);
     expect(events.map((e) => e.state)).toEqual(["seen"]);
   });
