@@ -45,22 +45,24 @@ export async function lookupMembers(db: DbOrTx, memberIds: string[]): Promise<Ma
 /**
  * Accepts validated notifications: resolves each recipient (member → phone, bound LINE user, friend now), rejects
  * what can never be sent (unapproved scenario to a non-friend, PNP-forbidden media, nobody to reach), and inserts the
- * rest in ONE statement (rows + their `accepted` timeline entries), so every accepted row is durable when this
- * resolves. The stored route is a preview: the worker decides again at send time, when friend state may differ.
+ * rest in ONE statement (rows + their `accepted` timeline entries); run on the pool, every accepted row is durable
+ * when this resolves (the batch route runs it per chunk inside one transaction and answers after the commit).
+ * The stored route is a preview: the worker decides again at send time, when friend state may differ.
  */
-export async function ingestNotifications({ db, clock, apiKeyId, items, batchId }: {
+export async function ingestNotifications({ db, clock, apiKeyId, items, batchId, keysInBatch = new Map() }: {
   db: DbOrTx;
   clock: Clock;
   apiKeyId: string;
   items: IngestItem[];
   batchId: string | null;
+  /** Idempotency keys seen earlier in the same request (a batch is ingested in chunks). */
+  keysInBatch?: Map<string, { hash: string; id: string }>;
 }): Promise<IngestResult[]> {
   const now = clock.now();
   const members = await lookupMembers(db, items.flatMap((i) => (i.value.memberId ? [i.value.memberId] : [])));
   const results: IngestResult[] = [];
   const rows: Record<string, unknown>[] = [];
   const pending: { item: IngestItem; id: string; route: RouteDecision }[] = [];
-  const keysInBatch = new Map<string, { hash: string; id: string }>();
 
   for (const item of items) {
     const v = item.value;

@@ -7,7 +7,8 @@ import type { Metrics } from "../lib/metrics.ts";
 import type { LineApi } from "../line/client.ts";
 import { isMonthlyLimit, pushMessage, pushPnpMessages, pushPnpTemplate, type LineCallResult } from "../line/send.ts";
 import { SmsRejectedError, SmsRetryableError, type SmsProvider } from "../sms/types.ts";
-import { deliveryTagFor, matchStoredDelivery } from "./delivery.ts";
+import { applyDelivery, deliveryTagFor } from "./delivery.ts";
+import { GroupWriter } from "./group-writer.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
 import { lineMessages, smsText, type NextStep, type RenderConfig, type StoredContent } from "./render.ts";
 import { decideRoute, smsAllowed, type Channel, type RouteDecision } from "./route.ts";
@@ -59,6 +60,12 @@ interface Row {
   m_line_user_id: string | null;
   m_friend: boolean;
 }
+interface PreparedPnp {
+  kind: "pnp" | "pnp_template";
+  tag: string;
+  template: StoredContent["template"];
+  messages: Awaited<ReturnType<typeof lineMessages>> | null;
+}
 interface Ev {
   state: string;
   detail?: Record<string, unknown>;
@@ -93,6 +100,27 @@ export class NotifyWorker {
   private wake: (() => void) | null = null;
   /** Sends made by this worker, by kind (benchmarks and logs). */
   readonly counts = { push: 0, pnp: 0, pnp_template: 0, sms: 0 };
+  // Hot-path writes, group-committed (see GroupWriter): one statement per group of rows, each row answered after
+  // the commit that holds its write.
+  private readonly queuedW: GroupWriter<
+    {
+      id: string;
+      at: string;
+      channel: string;
+      route: RouteDecision;
+      line_user_id: string | null;
+      sms_deadline_at: string | null;
+      detail: unknown;
+      retry_key: string | null;
+      tag: string | null;
+      marker_at: string | null;
+    },
+    { ok: boolean; retryKey: string | null }
+  >;
+  private readonly retryKeyW: GroupWriter<{ id: string; key: string }, string>;
+  private readonly pushDoneW: GroupWriter<{ id: string; at: string; sent: unknown; delivered: unknown }, boolean>;
+  private readonly markerW: GroupWriter<{ id: string; at: string; tag: string }, boolean>;
+  private readonly pnpSentW: GroupWriter<{ id: string; at: string; due_at: string; tag: string; detail: unknown }, boolean>;
 
   constructor(
     private readonly deps: NotifyWorkerDeps,
@@ -107,6 +135,89 @@ export class NotifyWorker {
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.claimBatch = opts.claimBatch ?? Math.max(10, this.concurrency);
     this.render = { appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, publicBaseUrl: deps.config.publicBaseUrl };
+    const q = deps.db;
+    const ids = (rows: { id: string }[]) => new Set(rows.map((r) => r.id));
+    // The route decision, and for the first LINE attempt what must be committed before the call: the push retry
+    // key, or the PNP sent-marker (then the call follows at once; the rate token was taken before this write).
+    this.queuedW = new GroupWriter(async (items) => {
+      const rows = await q.query<{ id: string; retry_key: string | null }>(sql`
+        with x as (
+          select * from json_to_recordset(${JSON.stringify(items)}::json)
+            as x(id uuid, at timestamptz, channel text, route jsonb, line_user_id text, sms_deadline_at timestamptz, detail jsonb,
+                 retry_key uuid, tag text, marker_at timestamptz)
+        ), upd as (
+          update notifications n set status = 'queued', channel = x.channel, route = x.route, line_user_id = x.line_user_id,
+            sms_deadline_at = x.sms_deadline_at, updated_at = x.at, retry_key = coalesce(n.retry_key, x.retry_key),
+            delivery_tag = coalesce(x.tag, n.delivery_tag), pnp_call_started_at = coalesce(x.marker_at, n.pnp_call_started_at)
+          from x where n.id = x.id and n.status = 'accepted' returning n.id, n.retry_key
+        ), ev as (
+          insert into notification_events (notification_id, at, state, detail)
+          select x.id, x.at, 'queued', x.detail from x where x.id in (select id from upd)
+        )
+        select id::text as id, retry_key::text as retry_key from upd`);
+      const byId = new Map(rows.map((r) => [r.id, r.retry_key]));
+      return items.map((i) => ({ ok: byId.has(i.id), retryKey: byId.get(i.id) ?? null }));
+    });
+    this.retryKeyW = new GroupWriter(async (items) => {
+      const rows = await q.query<{ id: string; retry_key: string }>(sql`
+        update notifications n set retry_key = coalesce(n.retry_key, x.key)
+        from json_to_recordset(${JSON.stringify(items)}::json) as x(id uuid, key uuid)
+        where n.id = x.id returning n.id::text as id, n.retry_key::text as retry_key`);
+      const byId = new Map(rows.map((r) => [r.id, r.retry_key]));
+      return items.map((i) => byId.get(i.id) ?? i.key);
+    });
+    this.pushDoneW = new GroupWriter(async (items) => {
+      const done = ids(
+        await q.query<{ id: string }>(sql`
+          with x as (
+            select * from json_to_recordset(${JSON.stringify(items)}::json) as x(id uuid, at timestamptz, sent jsonb, delivered jsonb)
+          ), upd as (
+            update notifications n set status = 'delivered', sent_at = x.at, delivered_at = x.at, due_at = null,
+              attempts = n.attempts + 1, last_error = null, updated_at = x.at
+            from x where n.id = x.id and n.status = 'queued' returning n.id
+          ), ev as (
+            insert into notification_events (notification_id, at, state, detail)
+            select x.id, x.at, v.state, v.detail from x cross join lateral (values (1, 'sent', x.sent), (2, 'delivered', x.delivered)) as v(ord, state, detail)
+            where x.id in (select id from upd) order by x.id, v.ord
+          )
+          select id::text as id from upd`),
+      );
+      return items.map((i) => done.has(i.id));
+    });
+    this.markerW = new GroupWriter(async (items) => {
+      const done = ids(
+        await q.query<{ id: string }>(sql`
+          update notifications n set delivery_tag = x.tag, pnp_call_started_at = x.at, updated_at = x.at
+          from json_to_recordset(${JSON.stringify(items)}::json) as x(id uuid, at timestamptz, tag text)
+          where n.id = x.id and n.pnp_call_started_at is null and n.status = 'queued'
+          returning n.id::text as id`),
+      );
+      return items.map((i) => done.has(i.id));
+    });
+    this.pnpSentW = new GroupWriter(async (items) => {
+      const done = ids(
+        await q.query<{ id: string }>(sql`
+          with x as (
+            select * from json_to_recordset(${JSON.stringify(items)}::json) as x(id uuid, at timestamptz, due_at timestamptz, tag text, detail jsonb)
+          ), upd as (
+            update notifications n set status = case when n.delivered_at is null and n.status = 'queued' then 'sent' else n.status end,
+              sent_at = x.at, attempts = n.attempts + 1, last_error = null, updated_at = x.at,
+              due_at = case when n.delivered_at is null then x.due_at else null end
+            from x where n.id = x.id returning n.id
+          ), ev as (
+            insert into notification_events (notification_id, at, state, detail)
+            select x.id, x.at, 'sent', x.detail from x where x.id in (select id from upd)
+          )
+          select id::text as id from upd`),
+      );
+      // A delivery event stored before this outcome was recorded is matched now (contract: CONTRACTS.md §4).
+      const early = await q.query<{ tag: string; at: Date | string }>(sql`
+        select distinct on (event->'delivery'->>'data') event->'delivery'->>'data' as tag, coalesce(event_timestamp, received_at) as at
+        from webhook_events
+        where type = 'delivery' and (event->'delivery'->>'data') in (select value from json_array_elements_text(${JSON.stringify(items.map((i) => i.tag))}::json))`);
+      for (const e of early) await applyDelivery(q.db, e.tag, new Date(e.at), { matched: "from_inbox_after_send" });
+      return items.map((i) => done.has(i.id));
+    });
   }
 
   // ---------------------------------------------------------------- running
@@ -207,8 +318,14 @@ export class NotifyWorker {
   private async process(row: Row): Promise<void> {
     try {
       let r: Row | null = row;
-      if (r.status === "accepted") r = await this.decide(r);
-      if (!r) return;
+      if (r.status === "accepted") {
+        const d = await this.decide(r);
+        if (!d) return;
+        // First attempt, prepared in the decision's write: straight to the call.
+        if (d.push) return await this.sendPush(d.row, d.push);
+        if (d.pnp) return await this.sendPnp(d.row, d.pnp);
+        r = d.row;
+      }
       switch (r.status) {
         case "queued":
           if (r.channel === "push") return await this.sendPush(r);
@@ -259,7 +376,7 @@ export class NotifyWorker {
   }
 
   /** The route decision at send time (product.md §4), with the friend state as it is now. */
-  private async decide(r: Row): Promise<Row | null> {
+  private async decide(r: Row): Promise<{ row: Row; push?: { key: string }; pnp?: PreparedPnp } | null> {
     const prev = r.route?.inputs;
     if (!prev) {
       await this.finish(r, "failed", { reason: "no route inputs stored" });
@@ -276,43 +393,64 @@ export class NotifyWorker {
       return null;
     }
     const deadline = route.smsAfterSeconds === null ? null : new Date(now.getTime() + route.smsAfterSeconds * 1000);
-    const ok = await this.apply(
-      r.id,
-      sql`status = 'queued', channel = ${route.channel}, route = ${JSON.stringify(route)}::jsonb, line_user_id = ${lineUserId},
-          sms_deadline_at = ${deadline ? iso(deadline) : null}::timestamptz`,
-      [{ state: "queued", detail: { channel: route.channel, rule: route.rule, smsDeadlineAt: deadline ? iso(deadline) : null } }],
-      sql`status = 'accepted'`,
-    );
-    if (!ok) return null;
-    return { ...r, status: "queued", channel: route.channel, route, line_user_id: lineUserId, sms_deadline_at: deadline };
+    let pnp: PreparedPnp | undefined;
+    let retryKey: string | null = null;
+    if (route.channel === "push") {
+      retryKey = randomUUID();
+      await this.buckets.push.take();
+    } else if (route.channel === "pnp") {
+      pnp = await this.preparePnp({ ...r, route });
+      await this.buckets[pnp.kind].take();
+    }
+    const res = await this.queuedW.submit({
+      id: r.id,
+      at: iso(now),
+      channel: route.channel,
+      route,
+      line_user_id: lineUserId,
+      sms_deadline_at: deadline ? iso(deadline) : null,
+      detail: { channel: route.channel, rule: route.rule, smsDeadlineAt: deadline ? iso(deadline) : null },
+      retry_key: retryKey,
+      tag: pnp?.tag ?? null,
+      marker_at: pnp ? iso(this.now()) : null,
+    });
+    if (!res.ok) return null;
+    const row: Row = { ...r, status: "queued", channel: route.channel, route, line_user_id: lineUserId, sms_deadline_at: deadline, retry_key: res.retryKey };
+    if (route.channel === "push") return { row, push: { key: res.retryKey! } };
+    if (pnp) return { row, pnp };
+    return { row };
+  }
+
+  private async preparePnp(r: Row): Promise<PreparedPnp> {
+    const template = r.route?.pnpKind === "template" ? r.content.template : undefined;
+    return {
+      kind: template ? "pnp_template" : "pnp",
+      tag: deliveryTagFor(r.id),
+      template,
+      messages: template ? null : await lineMessages(this.render, { id: r.id, content: r.content, nextStep: r.next_step }, this.now(), true),
+    };
   }
 
   // ---- push
 
-  private async sendPush(r: Row): Promise<void> {
-    let key = r.retry_key;
+  /** `prepared`: the key was committed with the route decision and the rate token taken. */
+  private async sendPush(r: Row, prepared?: { key: string }): Promise<void> {
+    let key = prepared?.key ?? r.retry_key;
     if (!key) {
       // Committed before the first call, so every later attempt (after a crash too) repeats the same key.
-      const rows = await this.deps.db.query<{ retry_key: string }>(
-        sql`update notifications set retry_key = coalesce(retry_key, ${randomUUID()}::uuid) where id = ${r.id} returning retry_key`,
-      );
-      key = rows[0]!.retry_key;
+      key = await this.retryKeyW.submit({ id: r.id, key: randomUUID() });
     }
     const messages = await lineMessages(this.render, { id: r.id, content: r.content, nextStep: r.next_step }, this.now(), false);
-    await this.buckets.push.take();
+    if (!prepared) await this.buckets.push.take();
     const res = await pushMessage(this.deps.line, { to: r.line_user_id!, messages, retryKey: key }, this.callTimeoutMs);
     this.counts.push++;
     if (res.kind === "ok") {
-      await this.apply(
-        r.id,
-        sql`status = 'delivered', sent_at = ${iso(this.now())}::timestamptz, delivered_at = ${iso(this.now())}::timestamptz, due_at = null,
-            attempts = attempts + 1, last_error = null`,
-        [
-          { state: "sent", detail: { channel: "push", status: res.status, requestId: res.requestId, retryKey: key, attempt: r.attempts + 1 } },
-          { state: "delivered", detail: { by: res.status === 409 ? "push_409_retry_key_already_accepted" : "push_200", acceptedRequestId: res.acceptedRequestId } },
-        ],
-        sql`status = 'queued'`,
-      );
+      await this.pushDoneW.submit({
+        id: r.id,
+        at: iso(this.now()),
+        sent: { channel: "push", status: res.status, requestId: res.requestId, retryKey: key, attempt: r.attempts + 1 },
+        delivered: { by: res.status === 409 ? "push_409_retry_key_already_accepted" : "push_200", acceptedRequestId: res.acceptedRequestId },
+      });
       return;
     }
     if (isMonthlyLimit(res)) return this.reroute(r, "push", "push quota: monthly limit reached (429)");
@@ -394,8 +532,9 @@ export class NotifyWorker {
     return new Date(Math.min(windowEnd, deadline));
   }
 
-  private async sendPnp(r: Row): Promise<void> {
-    if (r.pnp_call_started_at) {
+  /** `prepared`: the sent-marker was committed with the route decision and the rate token taken. */
+  private async sendPnp(r: Row, prepared?: PreparedPnp): Promise<void> {
+    if (r.pnp_call_started_at && !prepared) {
       // A call was started and its outcome never recorded (crash, lost lease): LINE may have accepted it. No retry
       // key exists for PNP, so never call again; the delivery event (or the SMS deadline) settles it.
       const sentAt = r.pnp_call_started_at;
@@ -408,33 +547,25 @@ export class NotifyWorker {
       );
       return;
     }
-    const template = r.route?.pnpKind === "template" ? r.content.template : undefined;
-    const kind = template ? "pnp_template" : "pnp";
-    const tag = deliveryTagFor(r.id);
-    const messages = template ? null : await lineMessages(this.render, { id: r.id, content: r.content, nextStep: r.next_step }, this.now(), true);
-    await this.buckets[kind].take();
-    const startedAt = this.now();
-    const marked = await this.apply(
-      r.id,
-      sql`delivery_tag = ${tag}, pnp_call_started_at = ${iso(startedAt)}::timestamptz`,
-      [],
-      sql`pnp_call_started_at is null and status = 'queued'`,
-    );
-    if (!marked) return;
+    const { kind, tag, template, messages } = prepared ?? (await this.preparePnp(r));
+    if (!prepared) {
+      await this.buckets[kind].take();
+      const marked = await this.markerW.submit({ id: r.id, at: iso(this.now()), tag });
+      if (!marked) return;
+    }
     const res = template
       ? await pushPnpTemplate(this.deps.line, { to: r.phone_hash!, template, deliveryTag: tag }, this.callTimeoutMs)
       : await pushPnpMessages(this.deps.line, { to: r.phone_hash!, messages: messages!, deliveryTag: tag }, this.callTimeoutMs);
     this.counts[kind]++;
     if (res.kind === "ok") {
       const sentAt = this.now();
-      await this.apply(
-        r.id,
-        sql`status = case when delivered_at is null and status = 'queued' then 'sent' else status end, sent_at = ${iso(sentAt)}::timestamptz,
-            attempts = attempts + 1, last_error = null,
-            due_at = case when delivered_at is null then ${iso(this.waitDue(r, sentAt))}::timestamptz else null end`,
-        [{ state: "sent", detail: { channel: "pnp", kind, status: res.status, requestId: res.requestId, deliveryTag: tag } }],
-      );
-      await matchStoredDelivery(this.deps.db.db, tag);
+      await this.pnpSentW.submit({
+        id: r.id,
+        at: iso(sentAt),
+        due_at: iso(this.waitDue(r, sentAt)),
+        tag,
+        detail: { channel: "pnp", kind, status: res.status, requestId: res.requestId, deliveryTag: tag },
+      });
       return;
     }
     if (res.kind === "no_response" && !res.notSent) {
