@@ -31,29 +31,12 @@ async function main() {
   const port = typeof address === "object" && address ? address.port : config.port;
   logger.info({ port, sandbox: config.sandbox }, "oa-notify listening");
 
-  // Events stored before a crash but never processed are picked up now; failed ones are retried on a sweep.
-  void processor.kick();
+  // Events stored before a crash but never processed are picked up now (kicked below); failed ones on a sweep.
   const sweep = setInterval(() => void processor.kick(), 5_000);
   sweep.unref();
 
-  // The notification dispatcher; `pnpm worker` runs more of them against the same PostgreSQL.
-  const worker = config.workerEnabled ? createNotifyWorker({ db: database, line, sms, clock: systemClock, logger, config, metrics: app.services.metrics }) : null;
-  worker?.start();
-
-  if (sandbox) {
-    sandbox.attach(port);
-    // In the background: the signal handlers below must be in place before anything slow runs.
-    void (async () => {
-      const demo = sandbox.firstStart
-        ? await seedSandbox({ baseUrl: `http://127.0.0.1:${port}`, apiKey: config.apiKeys[0]!, emulator: sandbox.emulator, logger }).catch((err: Error) => {
-            logger.warn({ err: err.message }, "sandbox demo data not seeded");
-            return null;
-          })
-        : null;
-      process.stdout.write(sandboxBanner({ port, config, emulatorUrl: sandbox.emulator.url, demo }));
-    })();
-  }
-
+  // Signal handlers go in as soon as we listen: a SIGTERM during the rest of start-up must still drain cleanly.
+  let worker: ReturnType<typeof createNotifyWorker> | null = null;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -75,6 +58,27 @@ async function main() {
   };
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
+
+  void processor.kick();
+
+  // The notification dispatcher; `pnpm worker` runs more of them against the same PostgreSQL.
+  worker = config.workerEnabled ? createNotifyWorker({ db: database, line, sms, clock: systemClock, logger, config, metrics: app.services.metrics }) : null;
+  if (!stopping) worker?.start();
+
+  if (sandbox) {
+    sandbox.attach(port);
+    // In the background, after the signal handlers: seeding is slow and must not delay a clean shutdown.
+    void (async () => {
+      const demo = sandbox.firstStart
+        ? await seedSandbox({ baseUrl: `http://127.0.0.1:${port}`, apiKey: config.apiKeys[0]!, emulator: sandbox.emulator, logger }).catch((err: Error) => {
+            logger.warn({ err: err.message }, "sandbox demo data not seeded");
+            return null;
+          })
+        : null;
+      process.stdout.write(sandboxBanner({ port, config, emulatorUrl: sandbox.emulator.url, demo }));
+    })();
+  }
+
 }
 
 main().catch((err) => {

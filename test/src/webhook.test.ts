@@ -210,6 +210,8 @@ describe("crash after the 200", () => {
   it("processes inbox rows left unprocessed when the app restarts", async () => {
     const u = lineUserId();
     const e = followEvent(u);
+    // This app's own processor must not be mid-drain (it would pick the row up): only the restarted one may.
+    await t.app.services.processor.drain();
     // Simulate a crash between the commit and processing: the row is stored, never processed.
     await t.db.query(sql`insert into webhook_events (webhook_event_id, type, event_timestamp, event)
       values (${e.webhookEventId}, 'follow', ${new Date(e.timestamp).toISOString()}::timestamptz, ${JSON.stringify(e)}::jsonb)`);

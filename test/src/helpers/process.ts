@@ -24,7 +24,11 @@ export interface ServerProcess {
 }
 
 /** Runs `server/src/<script>` with tsx in a child process with exactly the given environment (plus PATH). */
-export async function startServerProcess(env: Record<string, string>, script = "src/main.ts"): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  script = "src/main.ts",
+  opts: { waitForOutput?: string } = {},
+): Promise<ServerProcess> {
   const port = env["PORT"] ? Number(env["PORT"]) : await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", script], {
     cwd: serverDir,
@@ -41,7 +45,7 @@ export async function startServerProcess(env: Record<string, string>, script = "
     if (child.exitCode !== null) throw new Error(`server exited early:\n${out}`);
     try {
       const r = await fetch(`${url}/readyz`);
-      if (r.ok) break;
+      if (r.ok && (!opts.waitForOutput || out.includes(opts.waitForOutput))) break;
     } catch {
       /* not up yet */
     }

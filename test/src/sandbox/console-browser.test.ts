@@ -36,7 +36,7 @@ beforeAll(async () => {
     LOG_LEVEL: "warn",
     WORKER_ENABLED: "0",
     ...(db?.url ? { DATABASE_URL: db.url } : {}),
-  });
+  }, undefined, { waitForOutput: "/sandbox" });
   // The banner follows the first-start demo seeding, which runs after the server is ready.
   for (let i = 0; i < 600 && !srv.output().includes("Channel secret"); i++) await new Promise((r) => setTimeout(r, 100));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
