@@ -125,9 +125,14 @@ export function consolePage(): string {
   "use strict";
   const $ = (s) => document.querySelector(s);
   const esc = (v) => String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const taipeiDate = (iso) => (iso ? new Date(Date.parse(iso) + 8 * 3600000).toISOString().slice(0, 10) : "");
   const fmt = (iso) => (iso ? new Date(iso).toLocaleString("zh-TW", { hour12: false }) : "—");
   let selected = new URLSearchParams(location.search).get("user") || null;
   let users = [];
+  // A half-filled form in the detail panel must survive the periodic refresh.
+  let dirty = false;
+  document.addEventListener("input", (ev) => { if (ev.target.closest("#detail-body form")) dirty = true; });
+  document.addEventListener("change", (ev) => { if (ev.target.closest("#detail-body form")) dirty = true; });
 
   async function api(path, opts = {}) {
     const res = await fetch("/sandbox/api" + path, {
@@ -210,8 +215,23 @@ export function consolePage(): string {
       "<div><b>" + esc(u.displayName) + "</b> <code>" + esc(u.userId) + "</code></div>" +
       '<div class="small">以此使用者開啟 LIFF · Open the LIFF app as this user: <a id="liff-settings" target="_blank" href="' + esc(u.liff.settings) + '">設定 settings</a> · <a id="liff-bind" target="_blank" href="' + esc(u.liff.bind) + '">綁定 bind</a></div>' +
       '<form id="text-form" style="margin:6px 0"><input id="text-input" type="text" placeholder="傳訊息給官方帳號 Message the OA" size="30"> <button type="submit">傳送 Send</button></form>' +
+      '<form id="edit-form" class="small" style="margin:6px 0">修改 Edit: ' +
+      '<label>同意 consent <select id="edit-consent">' + ["yes", "unset", "no"].map((c) => '<option value="' + c + '"' + (c === u.pnpConsent ? " selected" : "") + ">" + esc(consentLabel[c]) + "</option>").join("") + "</select></label>" +
+      '<label>簡訊驗證 verified <input id="edit-verified" type="date" value="' + esc(taipeiDate(u.lastSmsVerifiedAt)) + '"></label>' +
+      '<label><input id="edit-blocked" type="checkbox"' + (u.blocked ? " checked" : "") + "> 封鎖 blocked (無事件 no event)</label>" +
+      '<button type="submit">儲存 Save</button></form>' +
       "<h2>LINE 收件匣 <small>LINE inbox</small></h2>" + items +
       "<h2>簡訊收件匣 <small>SMS inbox</small></h2>" + smsItems;
+    $("#edit-form").addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const d = $("#edit-verified").value;
+      dirty = false;
+      const body = { pnpConsent: $("#edit-consent").value, blocked: $("#edit-blocked").checked };
+      // Only a changed date is sent: re-saving the same day must not move the verification time.
+      if (d !== taipeiDate(u.lastSmsVerifiedAt)) body.lastSmsVerifiedAt = d ? new Date(d + "T00:00:00+08:00").toISOString() : null;
+      try { await api("/users/" + u.userId, { method: "PATCH", body }); toast("已儲存 Saved"); } catch (e) { toast("失敗 Failed: " + e.message); }
+      await refresh();
+    });
     $("#text-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const text = $("#text-input").value.trim();
@@ -231,16 +251,17 @@ export function consolePage(): string {
       "<div><b>" + esc(p.phone) + "</b> " + (p.userId ? "" : pill("unset", "無 LINE 帳號 no LINE account")) +
       p.items.slice(0, 5).map((s) => '<div class="msg"><div class="meta">' + fmt(s.at) + '</div><div class="text">' + esc(s.text) + "</div></div>").join("") + "</div>").join("") || "—";
   }
-  async function refresh() {
+  async function refresh(periodic) {
     try {
       users = (await api("/users")).users;
       renderUsers();
-      await Promise.all([renderDetail(), renderWebhooks(), renderSmsAll()]);
+      await Promise.all([periodic && dirty ? null : renderDetail(), renderWebhooks(), renderSmsAll()]);
       const f = await api("/faults");
       $("#faults-current").textContent = JSON.stringify(f);
     } catch (e) { console.error(e); }
   }
   async function act(action, userId, body) {
+    dirty = false;
     try {
       await api("/users/" + userId + "/" + action, { method: "POST", body: body || {} });
       toast("完成 Done: " + action);
@@ -251,7 +272,7 @@ export function consolePage(): string {
     const t = ev.target.closest("button[data-action]");
     if (!t) return;
     const a = t.dataset.action, u = t.dataset.user;
-    if (a === "select") { selected = u; history.replaceState(null, "", "?user=" + u); renderUsers(); await renderDetail(); return; }
+    if (a === "select") { dirty = false; selected = u; history.replaceState(null, "", "?user=" + u); renderUsers(); await renderDetail(); return; }
     await act(a, u);
   });
   $("#create-form").addEventListener("submit", async (ev) => {
@@ -288,7 +309,7 @@ export function consolePage(): string {
     $("#info").innerHTML = '模擬器 Emulator <code>' + esc(o.emulatorUrl) + '</code> · API key <code>' + esc(o.apiKey) + '</code> · channel secret <code>' + esc(o.channelSecret) + '</code> · <a href="/liff/">LIFF</a>';
   }).catch(() => {});
   refresh();
-  setInterval(() => { if (!document.hidden && !document.activeElement?.matches("input, select")) refresh(); }, 3000);
+  setInterval(() => { if (!document.hidden && !document.activeElement?.matches("input, select")) refresh(true); }, 3000);
 })();
 </script>
 </body>

@@ -133,6 +133,15 @@ describe.skipIf(!hasChromium)("sandbox console in chromium", () => {
       await expect(page.locator("#liff-settings").getAttribute("href")).resolves.toBe(`/liff/settings?sandboxUser=${userId}`);
       await expect(page.locator("#liff-bind").getAttribute("href")).resolves.toBe(`/liff/bind?sandboxUser=${userId}`);
 
+      // Editing the user in the detail panel changes what the emulator does (consent refused → PNP 422).
+      const simBefore = (await (await fetch(`${srv.url}/sandbox/api/users/${userId}`)).json()) as { lastSmsVerifiedAt: string };
+      await page.selectOption("#edit-consent", "no");
+      await page.click('#edit-form button[type="submit"]');
+      await row.locator("td", { hasText: "拒絕 no" }).waitFor();
+      const sim = (await (await fetch(`${srv.url}/sandbox/api/users/${userId}`)).json()) as { pnpConsent: string; lastSmsVerifiedAt: string };
+      expect(sim.pnpConsent).toBe("no");
+      expect(sim.lastSmsVerifiedAt).toBe(simBefore.lastSmsVerifiedAt); // untouched fields stay as they were
+
       // The webhook log shows the follow our /webhook accepted.
       await page.locator("#webhook-rows tr", { hasText: "follow" }).first().waitFor();
       await page.screenshot({ path: join(artifacts, "sandbox-console.png"), fullPage: true });
