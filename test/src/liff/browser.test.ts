@@ -43,7 +43,7 @@ beforeAll(async () => {
   });
   liffId = (await (await fetch(`${srv.url}/liff-config`)).json()).liffId;
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
-});
+}, 120_000); // a cold server start (tsx, migrations, the sandbox's demo seed) on a busy 2-core CI box
 
 afterAll(async () => {
   await browser?.close();
@@ -148,7 +148,7 @@ describe.skipIf(!hasChromium)("LIFF app in chromium (sandbox)", () => {
 
     // The button as the console renders it from the emulator's inbox (liff.line.me → our /liff, as this user).
     let href: string | undefined;
-    for (let i = 0; i < 150 && !href; i++) {
+    for (let i = 0; i < 300 && !href; i++) {
       const inbox = await api("GET", `/sandbox/api/users/${who.userId}/inbox`);
       href = (inbox.body.items as { parts: { type: string; href?: string }[] }[])
         .flatMap((it) => it.parts)
