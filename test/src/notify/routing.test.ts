@@ -344,3 +344,38 @@ describe("faults", () => {
     expect(n.status).toBe("sms_sent"); // the SMS deadline still protects the recipient
   });
 });
+
+describe("failed", () => {
+  it("a push LINE refuses (400) with no SMS allowed ends failed, with LINE's reason", async () => {
+    const m = await h.member({ sim: false });
+    const ghost = `U${"0".repeat(32)}`; // a user id LINE does not know
+    await h.t.db.query(sql`update members set line_user_id = ${ghost} where member_id = ${m.memberId}`);
+    await h.t.db.query(sql`insert into line_users (user_id, friend, state_event_at) values (${ghost}, true, now()) on conflict (user_id) do update set friend = true`);
+    const res = await h.post({ memberId: m.memberId, scenario: "newsletter", urgency: "days", ...text() });
+    expect(res.body.route.channel).toBe("push");
+    await h.run();
+    const n = await h.get(res.body.id);
+    expect(n.status).toBe("failed");
+    expect(n.timeline.at(-1).detail.reason).toMatch(/LINE 400/);
+  });
+
+  it("gives up after the last attempt: SMS when allowed, else failed", async () => {
+    const w = h.newWorker({ maxAttempts: 2 });
+    const a = await h.member({ bind: true, follow: true });
+    const b = await h.member({ bind: true, follow: true });
+    h.emulator.setFaults({ serverError: { endpoint: "push", count: 100 } });
+    const withSms = await h.post({ memberId: a.memberId, scenario: "shipping", urgency: "day", ...text() });
+    const noSms = await h.post({ memberId: b.memberId, scenario: "shipping", urgency: "days", ...text() });
+    await w.runUntilIdle();
+    h.t.clock.advance(20 * MIN);
+    await w.runUntilIdle();
+    h.emulator.clearFaults();
+    const na = await h.get(withSms.body.id);
+    const nb = await h.get(noSms.body.id);
+    expect(na.status).toBe("sms_sent");
+    expect(states(na)).toEqual(["accepted", "queued", "retry_scheduled", "fallback_sms", "sms_sent"]);
+    expect(nb.status).toBe("failed");
+    expect(nb.timeline.at(-1).detail.reason).toMatch(/gave up after 2 attempts/);
+    expect(acceptedFor((x) => x.kind === "push" && (x.to === a.userId || x.to === b.userId))).toHaveLength(0);
+  });
+});
