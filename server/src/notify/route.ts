@@ -29,6 +29,8 @@ export interface RouteDecision {
   decidedAt: string;
   stage: "accepted" | "dispatch" | "reroute";
   reroutedFrom?: Channel;
+  /** `minutes` to a friend: the SMS goes at once and a push (free) goes alongside it. */
+  parallelPush?: boolean;
 }
 
 export function smsWaitSeconds(i: Pick<RouteInputs, "urgency" | "smsRequested" | "smsAfterSeconds" | "phoneKnown">): number | null {
@@ -48,6 +50,9 @@ export function decideRoute(inputs: RouteInputs, at: Date, stage: RouteDecision[
   const base = { inputs, decidedAt: at.toISOString(), stage };
   const pnpKind = inputs.hasTemplate ? "template" : "flexible";
   if (inputs.urgency === "minutes" && inputs.phoneKnown) {
+    if (inputs.friend && inputs.lineUserId && !exclude.includes("push")) {
+      return { ...base, channel: "sms", smsAfterSeconds: 0, parallelPush: true, rule: "urgency minutes: SMS at once, with a push in parallel (a friend: free, instant)" };
+    }
     return { ...base, channel: "sms", smsAfterSeconds: 0, rule: "urgency minutes: SMS at once (a silent PNP failure is known only after 24 h)" };
   }
   if (inputs.friend && inputs.lineUserId && !exclude.includes("push")) {

@@ -324,6 +324,7 @@ export class NotifyWorker {
         // First attempt, prepared in the decision's write: straight to the call.
         if (d.push) return await this.sendPush(d.row, d.push);
         if (d.pnp) return await this.sendPnp(d.row, d.pnp);
+        if (d.parallelPush) await this.sendParallelPush(d.row, d.parallelPush.key);
         r = d.row;
       }
       switch (r.status) {
@@ -376,7 +377,7 @@ export class NotifyWorker {
   }
 
   /** The route decision at send time (product.md §4), with the friend state as it is now. */
-  private async decide(r: Row): Promise<{ row: Row; push?: { key: string }; pnp?: PreparedPnp } | null> {
+  private async decide(r: Row): Promise<{ row: Row; push?: { key: string }; pnp?: PreparedPnp; parallelPush?: { key: string } } | null> {
     const prev = r.route?.inputs;
     if (!prev) {
       await this.finish(r, "failed", { reason: "no route inputs stored" });
@@ -395,7 +396,7 @@ export class NotifyWorker {
     const deadline = route.smsAfterSeconds === null ? null : new Date(now.getTime() + route.smsAfterSeconds * 1000);
     let pnp: PreparedPnp | undefined;
     let retryKey: string | null = null;
-    if (route.channel === "push") {
+    if (route.channel === "push" || route.parallelPush) {
       retryKey = randomUUID();
       await this.buckets.push.take();
     } else if (route.channel === "pnp") {
@@ -418,6 +419,7 @@ export class NotifyWorker {
     const row: Row = { ...r, status: "queued", channel: route.channel, route, line_user_id: lineUserId, sms_deadline_at: deadline, retry_key: res.retryKey };
     if (route.channel === "push") return { row, push: { key: res.retryKey! } };
     if (pnp) return { row, pnp };
+    if (route.parallelPush) return { row, parallelPush: { key: res.retryKey! } };
     return { row };
   }
 
@@ -455,6 +457,21 @@ export class NotifyWorker {
     }
     if (isMonthlyLimit(res)) return this.reroute(r, "push", "push quota: monthly limit reached (429)");
     return this.handleFailure(r, res, "push");
+  }
+
+  /**
+   * `minutes` to a friend: one push beside the SMS, made once, before it (the SMS is the channel of record; the push
+   * outcome is a timeline entry). Not retried, so it never delays the SMS; its retry key is committed like any push.
+   */
+  private async sendParallelPush(r: Row, key: string): Promise<void> {
+    const messages = await lineMessages(this.render, { id: r.id, content: r.content, nextStep: r.next_step }, this.now(), false);
+    const res = await pushMessage(this.deps.line, { to: r.line_user_id!, messages, retryKey: key }, this.callTimeoutMs);
+    this.counts.push++;
+    const detail =
+      res.kind === "ok"
+        ? { channel: "push", parallel: true, status: res.status, requestId: res.requestId, retryKey: key }
+        : { channel: "push", parallel: true, error: res.kind === "http_error" ? `LINE ${res.status}: ${res.message}` : res.error };
+    await this.apply(r.id, sql`last_error = last_error`, [{ state: res.kind === "ok" ? "push_sent" : "push_failed", detail }]);
   }
 
   private async reroute(r: Row, from: Channel, reason: string): Promise<void> {

@@ -227,6 +227,18 @@ describe("SMS routes", () => {
     expect(h.emulator.smsInbox(m.e164)[0]!.text).not.toContain("請忽略"); // not a fallback
   });
 
+  it("minutes to a friend: SMS at once and a push alongside (once)", async () => {
+    const m = await h.member({ bind: true, follow: true });
+    const res = await h.post({ memberId: m.memberId, scenario: "payment", urgency: "minutes", ...text("刷卡通知 NT$2,000") });
+    expect(res.body.route).toMatchObject({ channel: "sms", parallelPush: true });
+    await h.run();
+    const n = await h.get(res.body.id);
+    expect(n.status).toBe("sms_sent");
+    expect(states(n)).toEqual(["accepted", "queued", "push_sent", "sms_sent"]);
+    expect(h.emulator.smsInbox(m.e164)).toHaveLength(1);
+    expect(acceptedFor((a) => a.kind === "push" && a.to === m.userId)).toHaveLength(1);
+  });
+
   it("phone only, unknown to LINE, days urgency without sms → undeliverable with the reason", async () => {
     const m = await h.member({ sim: false });
     const res = await h.post({ phone: m.phone, scenario: "billing", urgency: "days", ...text() });
