@@ -35,7 +35,7 @@ const schema = z.object({
   SANDBOX: bool(),
   SANDBOX_LINE_PORT: int(0),
   LINE_SEND_RATE: num(1000), // requests/s per LINE endpoint; LINE allows 2,000
-  WORKER_CONCURRENCY: int(50),
+  WORKER_CONCURRENCY: int(400), // sends in flight: LINE_SEND_RATE × one send's end-to-end time (Little's law)
   WORKER_ENABLED: bool(),
   LOG_LEVEL: str().pipe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional()),
 });

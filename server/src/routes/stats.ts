@@ -61,7 +61,7 @@ export function statsRouter(deps: AppDeps): Router {
       allSmsCostTwd: allSms,
       savedTwd: round(allSms - total),
       prices: p,
-      fallback: { lineRouted: n("line_routed"), fellBackToSms: n("fell_back"), rate: n("line_routed") ? round((n("fell_back") / n("line_routed")) * 100) / 100 : 0 },
+      fallback: { lineRouted: n("line_routed"), fellBackToSms: n("fell_back"), rate: n("line_routed") ? Math.round((n("fell_back") / n("line_routed")) * 10_000) / 10_000 : 0 },
       deliveredLate: n("late"),
     });
   });
