@@ -13,6 +13,10 @@ export class TokenBucket {
     this.interval = 1000 / Math.max(ratePerSecond, 0.001);
     this.tolerance = Math.max(0, burst - 1) * this.interval;
   }
+  /** No call before `ms` from now (LINE's Retry-After applies to the endpoint, not just the one request). */
+  pause(ms: number): void {
+    this.tat = Math.max(this.tat, performance.now() + ms + this.tolerance);
+  }
   take(): Promise<void> {
     const now = performance.now();
     const tat = Math.max(this.tat, now);

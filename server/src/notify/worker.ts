@@ -32,6 +32,8 @@ export interface NotifyWorkerOptions {
   maxAttempts?: number;
   callTimeoutMs?: number;
   claimBatch?: number;
+  /** Longest real-time pause of an endpoint's sending after a rate-limit 429 with Retry-After (0 = only delay the row). */
+  maxRatePauseMs?: number;
 }
 
 interface Row {
@@ -92,6 +94,7 @@ export class NotifyWorker {
   private readonly maxAttempts: number;
   private readonly callTimeoutMs: number;
   private readonly claimBatch: number;
+  private readonly maxRatePauseMs: number;
   private readonly buckets: Record<"push" | "pnp" | "pnp_template", TokenBucket>;
   private readonly render: RenderConfig;
   private readonly inflight = new Set<Promise<void>>();
@@ -134,6 +137,7 @@ export class NotifyWorker {
     this.maxAttempts = opts.maxAttempts ?? 8;
     this.callTimeoutMs = opts.callTimeoutMs ?? 10_000;
     this.claimBatch = opts.claimBatch ?? Math.max(10, this.concurrency);
+    this.maxRatePauseMs = opts.maxRatePauseMs ?? 60_000;
     this.render = { appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, publicBaseUrl: deps.config.publicBaseUrl };
     const q = deps.db;
     const ids = (rows: { id: string }[]) => new Set(rows.map((r) => r.id));
@@ -496,8 +500,13 @@ export class NotifyWorker {
   private async handleFailure(r: Row, res: Exclude<LineCallResult, { kind: "ok" }>, kind: "push" | "pnp"): Promise<void> {
     const clearMarker = kind === "pnp" ? sql`, pnp_call_started_at = null` : sql``;
     if (res.kind === "http_error" && res.status === 429) {
-      // Rate limit: not this notification's fault; wait as LINE asks, without spending an attempt.
+      // Rate limit: not this notification's fault; wait as LINE asks, without spending an attempt, and hold the
+      // whole endpoint back for that long (other due rows would only collect 429s too).
       const wait = res.retryAfterSeconds ?? this.backoffSeconds(r.attempts);
+      if (res.retryAfterSeconds !== null && this.maxRatePauseMs > 0) {
+        const bucket = kind === "push" ? this.buckets.push : r.route?.pnpKind === "template" ? this.buckets.pnp_template : this.buckets.pnp;
+        bucket.pause(Math.min(res.retryAfterSeconds * 1000, this.maxRatePauseMs));
+      }
       return this.retryAt(r, wait, `rate limited (429)`, false, clearMarker);
     }
     if ((res.kind === "http_error" && res.status >= 500) || res.kind === "no_response") {
