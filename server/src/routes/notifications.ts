@@ -146,6 +146,32 @@ export function notificationsRouter(deps: AppDeps): Router {
     res.status(202).json({ id: out.id, status: out.status, route: out.route });
   });
 
+  // "Why did member X get an SMS?": a member's latest notifications with channel, state and the route rule.
+  r.get("/notifications", async (req, res) => {
+    const q = parseOr400(
+      z.object({ memberId: z.string().min(1).max(128), limit: z.coerce.number().int().min(1).max(100).default(20) }).strict(),
+      req.query,
+      "query",
+    );
+    const rows = await deps.db.query<Record<string, unknown>>(sql`
+      select id, status, channel, scenario, urgency, route->>'rule' as rule, created_at, delivered_at, sms_sent_at
+      from notifications where member_id = ${q.memberId} order by created_at desc, id limit ${q.limit}`);
+    res.json({
+      memberId: q.memberId,
+      notifications: rows.map((n) => ({
+        id: n["id"],
+        status: n["status"],
+        channel: n["channel"],
+        scenario: n["scenario"],
+        urgency: n["urgency"],
+        rule: n["rule"],
+        createdAt: ts(n["created_at"]),
+        deliveredAt: ts(n["delivered_at"]),
+        smsSentAt: ts(n["sms_sent_at"]),
+      })),
+    });
+  });
+
   r.get("/notifications/:id", async (req, res) => {
     const id = parseOr400(z.uuid(), req.params.id, "params.id");
     const n = await getNotification(deps, id);

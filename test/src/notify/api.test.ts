@@ -205,3 +205,19 @@ describe("stats", () => {
     expect(bad.status).toBe(400);
   });
 });
+
+describe("a member's notifications", () => {
+  it("lists the latest with channel, state and the route rule (why did they get an SMS?)", async () => {
+    const m = await h.member({ sim: false });
+    const a = await h.post({ memberId: m.memberId, scenario: "billing", urgency: "day", ...text() });
+    h.t.clock.advance(1000);
+    const b = await h.post({ memberId: m.memberId, scenario: "otp", urgency: "minutes", ...text("123456") });
+    await h.run();
+    const res = await request(h.t.app).get(`/api/v1/notifications?memberId=${m.memberId}`).set(auth());
+    expect(res.status).toBe(200);
+    expect(res.body.notifications.map((n: { id: string }) => n.id)).toEqual([b.body.id, a.body.id]);
+    expect(res.body.notifications[0]).toMatchObject({ status: "sms_sent", channel: "sms", rule: expect.stringMatching(/minutes/) });
+    expect(res.body.notifications[1]).toMatchObject({ status: "sms_sent", channel: "pnp" });
+    expect((await request(h.t.app).get("/api/v1/notifications").set(auth())).status).toBe(400);
+  });
+});
