@@ -3,6 +3,9 @@ import { sql } from "@oa-notify/db";
 import { markSeen } from "@oa-notify/server/notify/seen.ts";
 import { deliveryTagFor } from "@oa-notify/server/notify/delivery.ts";
 import { verifyViewToken } from "@oa-notify/server/lib/view-token.ts";
+import request from "supertest";
+import { sign } from "../helpers/app.ts";
+import { deliveryEvent, webhookBody } from "../helpers/events.ts";
 import { notifyHarness, text, MIN, HOUR, type NotifyHarness } from "./harness.ts";
 
 let h: NotifyHarness;
@@ -85,6 +88,23 @@ describe("PNP to a non-friend", () => {
     h.t.clock.advance(20 * MIN); // past the SMS deadline: the delivery cancelled it
     await h.run();
     expect((await h.get(res.body.id)).status).toBe("delivered");
+    expect(h.emulator.smsInbox(m.e164)).toHaveLength(0);
+  });
+
+  it("matches a delivery event that was processed before the send was recorded (from the webhook inbox)", async () => {
+    const m = await h.member({ sim: { blocked: true } }); // the emulator itself will never deliver this one
+    const res = await h.post({ memberId: m.memberId, scenario: "shipping", urgency: "hour", ...text() });
+    const body = webhookBody([deliveryEvent(deliveryTagFor(res.body.id), { timestamp: h.t.clock.now().getTime() })]);
+    const hook = await request(h.t.app).post("/webhook").set("content-type", "application/json").set("x-line-signature", sign(body)).send(body);
+    expect(hook.status).toBe(200);
+    await h.t.app.services.processor.drain();
+    expect((await h.get(res.body.id)).status).toBe("accepted"); // no tag on any row yet: nothing matched
+    await h.run();
+    const n = await h.get(res.body.id);
+    expect(n.status).toBe("delivered");
+    expect(n.timeline.at(-1).detail.matched).toBe("from_inbox_after_send");
+    h.t.clock.advance(20 * MIN);
+    await h.run();
     expect(h.emulator.smsInbox(m.e164)).toHaveLength(0);
   });
 
