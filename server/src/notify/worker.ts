@@ -372,8 +372,12 @@ export class NotifyWorker {
       insert into notification_events (notification_id, at, state, detail)
       select upd.id, ${now}::timestamptz, v.state, v.detail from upd cross join (values ${values}) as v(ord, state, detail) order by v.ord
       returning notification_id`);
-    if (rows.length > 0) for (const e of events) this.deps.metrics?.notifications.inc({ channel: "any", state: e.state });
+    if (rows.length > 0) for (const e of events) this.metric(String(e.detail?.["channel"] ?? "any"), e.state);
     return rows.length > 0;
+  }
+
+  private metric(channel: string, state: string): void {
+    this.deps.metrics?.notifications.inc({ channel, state });
   }
 
   private async finish(r: Row, state: "undeliverable" | "failed", detail: Record<string, unknown>): Promise<void> {
@@ -420,6 +424,7 @@ export class NotifyWorker {
       marker_at: pnp ? iso(this.now()) : null,
     });
     if (!res.ok) return null;
+    this.metric(route.channel, "queued");
     const row: Row = { ...r, status: "queued", channel: route.channel, route, line_user_id: lineUserId, sms_deadline_at: deadline, retry_key: res.retryKey };
     if (route.channel === "push") return { row, push: { key: res.retryKey! } };
     if (pnp) return { row, pnp };
@@ -457,6 +462,7 @@ export class NotifyWorker {
         sent: { channel: "push", status: res.status, requestId: res.requestId, retryKey: key, attempt: r.attempts + 1 },
         delivered: { by: res.status === 409 ? "push_409_retry_key_already_accepted" : "push_200", acceptedRequestId: res.acceptedRequestId },
       });
+      this.metric("push", "delivered");
       return;
     }
     if (isMonthlyLimit(res)) return this.reroute(r, "push", "push quota: monthly limit reached (429)");
@@ -592,6 +598,7 @@ export class NotifyWorker {
         tag,
         detail: { channel: "pnp", kind, status: res.status, requestId: res.requestId, deliveryTag: tag },
       });
+      this.metric("pnp", "sent");
       return;
     }
     if (res.kind === "no_response" && !res.notSent) {
