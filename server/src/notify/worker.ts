@@ -707,6 +707,7 @@ export class NotifyWorker {
           updated_at = ${iso(this.now())}::timestamptz, last_error = null
         where id = ${r.id} returning status`);
       const status = rows[0]?.status ?? "sms_sent";
+      this.metric("sms", status);
       await this.deps.db.query(sql`
         insert into notification_events (notification_id, at, state, detail) values
           (${r.id}, ${iso(this.now())}::timestamptz, 'sms_sent', ${JSON.stringify({ provider: sms.name, reference: res.providerReference, fallback })}::jsonb)
