@@ -20,7 +20,6 @@ async function main() {
     const db = await createDb({ url: dbUrl, poolSize: 20 });
     const config = loadConfig({ SANDBOX: "1", LINE_CHANNEL_SECRET: secret, LOG_LEVEL: "warn", PORT: "0" });
     app = createApp({
-      // BENCH_NO_PROCESS: measure the acknowledge path alone
       db,
       line: createLineApi({ baseUrl: "http://127.0.0.1:9", channelAccessToken: "x" }),
       sms: createLogSmsProvider(),
@@ -28,8 +27,6 @@ async function main() {
       logger: createLogger("warn"),
       config,
     });
-    if (process.env["BENCH_NO_STORE"]) (app as any).services.inbox.store = async (e: unknown[]) => e.map((_, i) => i);
-    if (process.env["BENCH_NO_PROCESS"]) (app as any).services.processor.kick = async () => {};
   }
   const server = app.listen(0, "127.0.0.1", () => {
     const a = server.address();
@@ -38,3 +35,4 @@ async function main() {
   server.keepAliveTimeout = 60_000;
 }
 void main();
+process.on("SIGINT", () => process.exit(0));

@@ -8,17 +8,20 @@ import autocannon from "autocannon";
 import pg from "pg";
 
 const SECRET = "bench-channel-secret";
-const DURATION = Number(process.env["BENCH_SECONDS"] ?? 10);
+const DURATION = Number(process.env["BENCH_SECONDS"] ?? 6);
 const CONNECTIONS = Number(process.env["BENCH_CONNECTIONS"] ?? 32);
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 3);
+type Run = Awaited<ReturnType<typeof load>>;
 const BASE_URL = process.env["DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/test";
 
 function startServer(mode: "sdk" | "ours", dbUrl?: string) {
   const child = fork(fileURLToPath(new URL("./webhook-server.ts", import.meta.url)), [mode, SECRET, ...(dbUrl ? [dbUrl] : [])], {
-    execArgv: ["--import", "tsx"],
+    execArgv: ["--import", "tsx", ...(process.env["BENCH_PROFILE"] && mode === "ours" ? ["--cpu-prof", `--cpu-prof-dir=${process.env["BENCH_PROFILE"]}`] : [])],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   return new Promise<{ port: number; stop: () => void }>((resolve, reject) => {
-    child.once("message", (m: { port: number }) => resolve({ port: m.port, stop: () => child.kill("SIGKILL") }));
+    // SIGINT lets a profiled child write its profile; the child exits on it.
+    child.once("message", (m: { port: number }) => resolve({ port: m.port, stop: () => child.kill(process.env["BENCH_PROFILE"] ? "SIGINT" : "SIGKILL") }));
     child.once("exit", (code) => reject(new Error(`${mode} server exited ${code}`)));
   });
 }
@@ -82,26 +85,40 @@ async function main() {
     await autocannon({ url: `http://127.0.0.1:${warm.port}`, connections: 8, duration: 2, requests: [{ method: "POST", path: "/webhook", setupRequest: (r) => ({ ...r, ...withBody() }) }] });
     warm.stop();
 
-    const sdk = await startServer("sdk");
-    const base = await load(sdk.port);
-    sdk.stop();
-
-    const ours = await startServer("ours", u.toString());
-    const startRows = await count(u.toString());
-    const res = await load(ours.port);
-    await new Promise((r) => setTimeout(r, 500));
-    ours.stop();
-    const stored = (await count(u.toString())) - startRows;
-
-    const ratio = res.rps / base.rps;
+    // Alternate the two sides over several rounds and compare medians: one noisy second on a 2-core machine
+    // must not decide the ratio.
+    const base: Run[] = [];
+    const ours: Run[] = [];
+    let stored = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const sdk = await startServer("sdk");
+      base.push(await load(sdk.port));
+      sdk.stop();
+      const srv = await startServer("ours", u.toString());
+      const before = await count(u.toString());
+      const r = await load(srv.port);
+      ours.push(r);
+      await new Promise((res) => setTimeout(res, 300));
+      srv.stop();
+      const got = (await count(u.toString())) - before;
+      if (got < r.ok) console.log(`round ${round + 1}: MISSING EVENTS: ${r.ok} acknowledged, ${got} stored`);
+      stored += Math.min(got, r.ok);
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const b = { rps: med(base.map((r) => r.rps)), p50: med(base.map((r) => r.p50)), p99: med(base.map((r) => r.p99)) };
+    const o = { rps: med(ours.map((r) => r.rps)), p50: med(ours.map((r) => r.p50)), p99: med(ours.map((r) => r.p99)) };
+    const acked = ours.reduce((a, r) => a + r.ok, 0);
+    const non2xx = ours.reduce((a, r) => a + r.non2xx + r.errors, 0);
+    const ratio = o.rps / b.rps;
     const fmt = (x: number) => x.toFixed(0).padStart(7);
-    console.log(`\nwebhook benchmark: ${DURATION}s per side, ${CONNECTIONS} connections, unique signed follow events, PostgreSQL`);
-    console.log(`                         req/s     p50 ms   p99 ms   2xx      non-2xx  errors`);
-    console.log(`SDK middleware (no work) ${fmt(base.rps)}  ${String(base.p50).padStart(7)}  ${String(base.p99).padStart(7)}  ${String(base.ok).padStart(7)}  ${String(base.non2xx).padStart(7)}  ${base.errors}`);
-    console.log(`oa-notify /webhook       ${fmt(res.rps)}  ${String(res.p50).padStart(7)}  ${String(res.p99).padStart(7)}  ${String(res.ok).padStart(7)}  ${String(res.non2xx).padStart(7)}  ${res.errors}`);
-    console.log(`ratio ours/SDK: ${ratio.toFixed(2)}× (bar ≥ 0.80×); p99 ${res.p99} ms (bar < 50 ms)`);
-    console.log(`acknowledged events: ${res.ok}; stored: ${stored} (${stored >= res.ok ? "every acknowledged event durable" : "MISSING EVENTS"})`);
-    const pass = ratio >= 0.8 && res.p99 < 50 && stored >= res.ok && res.non2xx === 0;
+    console.log(`\nwebhook benchmark: ${ROUNDS} alternating rounds × ${DURATION}s per side, ${CONNECTIONS} connections, unique signed follow events, PostgreSQL`);
+    console.log(`per round req/s  SDK: ${base.map((r) => r.rps.toFixed(0)).join(", ")}   ours: ${ours.map((r) => r.rps.toFixed(0)).join(", ")}`);
+    console.log(`(medians)                req/s     p50 ms   p99 ms`);
+    console.log(`SDK middleware (no work) ${fmt(b.rps)}  ${String(b.p50).padStart(7)}  ${String(b.p99).padStart(7)}`);
+    console.log(`oa-notify /webhook       ${fmt(o.rps)}  ${String(o.p50).padStart(7)}  ${String(o.p99).padStart(7)}`);
+    console.log(`ratio ours/SDK: ${ratio.toFixed(2)}× (bar ≥ 0.80×); p99 ${o.p99} ms (bar < 50 ms)`);
+    console.log(`acknowledged events: ${acked}; stored of those: ${stored}; non-2xx/errors: ${non2xx} (${stored === acked ? "every acknowledged event durable" : "MISSING EVENTS"})`);
+    const pass = ratio >= 0.8 && o.p99 < 50 && stored === acked && non2xx === 0;
     console.log(pass ? "PASS" : "BELOW BAR");
   } finally {
     await admin.query(`drop database if exists ${dbName} with (force)`);

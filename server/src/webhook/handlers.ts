@@ -23,19 +23,28 @@ function userIdOf(event: Record<string, any>): string | null {
  */
 async function setFriendState(tx: Tx, userId: string, friend: boolean, at: Date, isUnblocked: boolean | null) {
   const iso = at.toISOString();
+  // One round trip: the upsert, and for a follow the add-friend conversion (a follow after a LIFF prompt).
   await tx.execute(sql`
-    insert into line_users (user_id, friend, is_unblocked, followed_at, unfollowed_at, state_event_at, state_source, updated_at)
-    values (${userId}, ${friend}, ${isUnblocked}, ${friend ? iso : null}::timestamptz, ${friend ? null : iso}::timestamptz,
-            ${iso}::timestamptz, 'webhook', now())
-    on conflict (user_id) do update set
-      friend = excluded.friend,
-      is_unblocked = coalesce(excluded.is_unblocked, line_users.is_unblocked),
-      followed_at = coalesce(excluded.followed_at, line_users.followed_at),
-      unfollowed_at = coalesce(excluded.unfollowed_at, line_users.unfollowed_at),
-      state_event_at = excluded.state_event_at,
-      state_source = 'webhook',
-      updated_at = now()
-    where line_users.state_event_at is null or line_users.state_event_at < excluded.state_event_at`);
+    with upsert as (
+      insert into line_users (user_id, friend, is_unblocked, followed_at, unfollowed_at, state_event_at, state_source, updated_at)
+      values (${userId}, ${friend}, ${isUnblocked}, ${friend ? iso : null}::timestamptz, ${friend ? null : iso}::timestamptz,
+              ${iso}::timestamptz, 'webhook', now())
+      on conflict (user_id) do update set
+        friend = excluded.friend,
+        is_unblocked = coalesce(excluded.is_unblocked, line_users.is_unblocked),
+        followed_at = coalesce(excluded.followed_at, line_users.followed_at),
+        unfollowed_at = coalesce(excluded.unfollowed_at, line_users.unfollowed_at),
+        state_event_at = excluded.state_event_at,
+        state_source = 'webhook',
+        updated_at = now()
+      where line_users.state_event_at is null or line_users.state_event_at < excluded.state_event_at
+      returning user_id
+    ), conversion as (
+      update friend_prompts set converted_at = ${iso}::timestamptz
+      where ${friend} and line_user_id = ${userId} and converted_at is null and prompted_at <= ${iso}::timestamptz
+      returning id
+    )
+    select (select count(*) from upsert) as changed, (select count(*) from conversion) as converted`);
 }
 
 async function touchUser(tx: Tx, userId: string, at: Date) {
@@ -51,10 +60,6 @@ export const defaultHandlers: Record<string, EventHandler> = {
     if (!userId) return;
     const isUnblocked = typeof event.follow?.isUnblocked === "boolean" ? event.follow.isUnblocked : null;
     await setFriendState(tx, userId, true, at, isUnblocked);
-    // A follow after an add-friend prompt in the LIFF app is a conversion.
-    await tx.execute(sql`
-      update friend_prompts set converted_at = ${at.toISOString()}::timestamptz
-      where line_user_id = ${userId} and converted_at is null and prompted_at <= ${at.toISOString()}::timestamptz`);
   },
   async unfollow({ tx, event, at }) {
     const userId = userIdOf(event);
