@@ -17,6 +17,11 @@ export interface Database {
   kind: "pglite" | "postgres";
   /** Rows of a raw SQL statement, the same shape for both drivers. */
   query<T = Record<string, unknown>>(statement: SQL): Promise<T[]>;
+  /**
+   * A raw parameterised statement, for hot paths: skips the query builder, and with `name` the pg driver prepares
+   * it once per connection (PGlite ignores the name).
+   */
+  exec<T = Record<string, unknown>>(text: string, params: unknown[], name?: string): Promise<T[]>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -63,6 +68,8 @@ export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
       db,
       kind: "postgres",
       query: (s) => rowsOf(db, s),
+      exec: async <T,>(text: string, values: unknown[], name?: string) =>
+        (await pool.query(name ? { name, text, values } : { text, values })).rows as T[],
       ping: async () => {
         await pool.query("select 1");
       },
@@ -84,6 +91,7 @@ export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
     db,
     kind: "pglite",
     query: (s) => rowsOf(db, s),
+    exec: async <T,>(text: string, values: unknown[]) => (await client.query<T>(text, values)).rows,
     ping: async () => {
       await client.query("select 1");
     },

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { sql } from "@oa-notify/db";
 import type { Database } from "@oa-notify/db";
 
 export interface InboxEvent {
@@ -16,6 +15,10 @@ export function eventKey(e: Record<string, unknown>): string {
   return `sha256:${createHash("sha256").update(JSON.stringify(e)).digest("hex")}`;
 }
 
+const INSERT_EVENTS = `insert into webhook_events (webhook_event_id, type, event_timestamp, event)
+  select * from unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])
+  on conflict (webhook_event_id) do nothing returning id, webhook_event_id`;
+
 type Pending = { events: InboxEvent[]; resolve: (ids: number[]) => void; reject: (e: unknown) => void };
 
 /**
@@ -28,7 +31,9 @@ export class InboxWriter {
   private inFlight = 0;
   constructor(
     private readonly database: Database,
-    private readonly maxParallel = Number(process.env["INBOX_PARALLEL"] ?? 4),
+    // One insert in flight: requests arriving meanwhile form the next, bigger batch. Measured (bench:webhook) to
+    // beat 2, 4 or 8 parallel inserts, since every statement and commit costs the database CPU it shares.
+    private readonly maxParallel = 1,
     private readonly maxBatch = 500,
   ) {}
 
@@ -66,13 +71,17 @@ export class InboxWriter {
       const seen = new Set<string>();
       const rows: InboxEvent[] = [];
       for (const p of batch) for (const e of p.events) if (!seen.has(e.webhookEventId)) (seen.add(e.webhookEventId), rows.push(e));
-      // Four array parameters whatever the batch size: one cheap statement shape for the driver and the planner.
-      const inserted = await this.database.query<{ id: string | number; webhook_event_id: string }>(sql`
-        insert into webhook_events (webhook_event_id, type, event_timestamp, event)
-        select * from unnest(${toPgArray(rows.map((e) => e.webhookEventId))}::text[], ${toPgArray(rows.map((e) => e.type))}::text[],
-          ${toPgArray(rows.map((e) => (e.timestamp === null ? null : new Date(e.timestamp).toISOString())))}::timestamptz[],
-          ${toPgArray(rows.map((e) => JSON.stringify(e.raw)))}::jsonb[])
-        on conflict (webhook_event_id) do nothing returning id, webhook_event_id`);
+      // Four array parameters whatever the batch size: one prepared statement for every batch.
+      const inserted = await this.database.exec<{ id: string | number; webhook_event_id: string }>(
+        INSERT_EVENTS,
+        [
+          toPgArray(rows.map((e) => e.webhookEventId)),
+          toPgArray(rows.map((e) => e.type)),
+          toPgArray(rows.map((e) => (e.timestamp === null ? null : new Date(e.timestamp).toISOString()))),
+          toPgArray(rows.map((e) => JSON.stringify(e.raw))),
+        ],
+        "oa_inbox_insert",
+      );
       const idByKey = new Map(inserted.map((r) => [r.webhook_event_id, Number(r.id)]));
       for (const p of batch) {
         const ids: number[] = [];
