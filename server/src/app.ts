@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
@@ -14,7 +15,7 @@ import type { SmsProvider } from "./sms/types.ts";
 import { InboxWriter } from "./webhook/inbox.ts";
 import { WebhookProcessor } from "./webhook/processor.ts";
 import type { EventHandler } from "./webhook/handlers.ts";
-import { webhookRouter } from "./webhook/route.ts";
+import { createWebhookHandler, isWebhookRequest } from "./webhook/route.ts";
 import { membersRouter } from "./routes/members.ts";
 import { nextStepRouter } from "./routes/next-step.ts";
 import { notificationsBatchRouter, notificationsRouter } from "./routes/notifications.ts";
@@ -65,9 +66,14 @@ export function createApp(deps: AppDeps): App {
   const processor = new WebhookProcessor(deps.db, deps.logger, metrics, eventHandlers);
   app.services = { metrics, inbox, processor };
 
-  // First, and before express.json(): the webhook signature is over the raw bytes, and LINE's webhook is the
-  // hottest path (thousands a second), so it skips the per-request logger and histogram (it counts itself).
-  app.use(webhookRouter({ channelSecret: deps.config.line.channelSecret, inbox, processor, metrics }));
+  // LINE's webhook is handled before express sees the request (see webhook/route.ts): it needs the raw bytes for
+  // the signature, and it is the hottest path. Overriding app.handle covers every way the app is served
+  // (http.createServer(app), app.listen, supertest), since express's app function delegates to it.
+  const webhook = createWebhookHandler({ channelSecret: deps.config.line.channelSecret, inbox, processor, metrics, logger: deps.logger });
+  type Handle = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+  const internal = app as unknown as { handle: Handle };
+  const expressHandle = internal.handle.bind(app);
+  internal.handle = (req, res, next) => (isWebhookRequest(req) ? webhook(req, res) : expressHandle(req, res, next));
 
   app.use(
     pinoHttp({

@@ -1,9 +1,12 @@
-import express, { Router } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { validateSignature } from "@line/bot-sdk";
 import { AppError } from "../lib/errors.ts";
+import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { eventKey, type InboxEvent, type InboxWriter } from "./inbox.ts";
 import type { WebhookProcessor } from "./processor.ts";
+
+const BODY_LIMIT = 1024 * 1024;
 
 // A hand check rather than zod here: it runs on every webhook, and only the envelope matters before storing.
 function isCallbackBody(v: unknown): v is { destination?: string; events: Record<string, unknown>[] } {
@@ -12,23 +15,62 @@ function isCallbackBody(v: unknown): v is { destination?: string; events: Record
   return Array.isArray(events) && events.every((e) => typeof e === "object" && e !== null && !Array.isArray(e));
 }
 
+// A timestamp we cannot represent must not fail the whole body's insert: store the event, use the receive time.
+function validTimestamp(v: unknown): number | null {
+  return typeof v === "number" && Number.isFinite(v) && Math.abs(v) < 8.64e15 ? v : null;
+}
+
+export function isWebhookRequest(req: IncomingMessage): boolean {
+  if (req.method !== "POST" || !req.url) return false;
+  const path = req.url.split("?", 1)[0];
+  return path === "/webhook" || path === "/webhook/";
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    if (declared > BODY_LIMIT) return reject(new AppError("payload_too_large", "request body is too large"));
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > BODY_LIMIT) {
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new AppError("payload_too_large", "request body is too large"));
+      } else chunks.push(c);
+    });
+    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+    req.on("error", reject);
+  });
+}
+
 /**
- * POST /webhook. Mounted before express.json(): the signature is over the raw bytes. Verify → store every event
+ * POST /webhook as a plain node request handler: verify the signature over the raw bytes → store every event
  * durably → 200 → process in the background. Nothing is stored for a bad signature or a bad body.
+ *
+ * It is LINE's hottest path (thousands of requests a second in a burst), and everything express would add
+ * (routing, body-parser, per-request logger, histogram) is work it does not need; createApp() hands POST /webhook
+ * to this before express sees the request, in tests and in production alike.
  */
-export function webhookRouter(opts: {
+export function createWebhookHandler(opts: {
   channelSecret: string;
   inbox: InboxWriter;
   processor: WebhookProcessor;
   metrics: Metrics;
-}): Router {
-  const router = Router();
-  router.post("/webhook", express.raw({ type: () => true, limit: "1mb" }), async (req, res) => {
-    res.on("finish", () => opts.metrics.httpRequests.inc({ method: "POST", route: "/webhook", status: String(res.statusCode) }));
-    const signature = req.get("x-line-signature");
-    const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  logger: Logger;
+}) {
+  const respond = (res: ServerResponse, status: number, body?: string) => {
+    opts.metrics.httpRequests.inc({ method: "POST", route: "/webhook", status: String(status) });
+    if (body === undefined) res.writeHead(status).end();
+    else res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(body) }).end(body);
+  };
+
+  async function accept(req: IncomingMessage): Promise<number[]> {
+    const raw = await readBody(req);
+    const signature = req.headers["x-line-signature"];
     // validateSignature compares with timingSafeEqual.
-    if (!signature || !validateSignature(raw, opts.channelSecret, signature)) {
+    if (typeof signature !== "string" || !validateSignature(raw, opts.channelSecret, signature)) {
       throw new AppError("invalid_signature", "missing or invalid x-line-signature");
     }
     let parsed: unknown;
@@ -47,13 +89,21 @@ export function webhookRouter(opts: {
     const newIds = await opts.inbox.store(events);
     for (const e of events) opts.metrics.webhookEvents.inc({ type: e.type, result: "received" });
     if (newIds.length < events.length) opts.metrics.webhookEvents.inc({ type: "any", result: "duplicate" }, events.length - newIds.length);
-    res.status(200).end();
-    if (newIds.length > 0) void opts.processor.kick();
-  });
-  return router;
-}
+    return newIds;
+  }
 
-// A timestamp we cannot represent must not fail the whole body's insert: store the event, use the receive time.
-function validTimestamp(v: unknown): number | null {
-  return typeof v === "number" && Number.isFinite(v) && Math.abs(v) < 8.64e15 ? v : null;
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    accept(req).then(
+      (newIds) => {
+        respond(res, 200);
+        if (newIds.length > 0) void opts.processor.kick();
+      },
+      (err: unknown) => {
+        const e = err instanceof AppError ? err : new AppError("unavailable", "could not store the events; LINE may redeliver");
+        if (!(err instanceof AppError)) opts.logger.error({ err }, "webhook storage failed");
+        opts.metrics.errors.inc({ code: e.code });
+        respond(res, e.status, JSON.stringify({ error: { code: e.code, message: e.message } }));
+      },
+    );
+  };
 }
