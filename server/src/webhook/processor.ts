@@ -23,7 +23,7 @@ export class WebhookProcessor {
     private readonly logger: Logger,
     private readonly metrics: Metrics | undefined,
     handlers: Partial<Record<string, EventHandler>> = {},
-    private readonly coalesceMs = 50,
+    private readonly coalesceMs = 200,
   ) {
     this.handlers = { ...defaultHandlers, ...(handlers as Record<string, EventHandler>) };
   }
