@@ -194,6 +194,35 @@ describe("odd but signed input", () => {
   });
 });
 
+describe("limits and failures", () => {
+  it("answers 413 for a body over 1 MB and stores nothing", async () => {
+    const e = textMessageEvent(lineUserId(), "x".repeat(1_100_000));
+    const body = webhookBody([e]);
+    const res = await post(body);
+    expect(res.status).toBe(413);
+    expect(res.body.error.code).toBe("payload_too_large");
+    expect(await inboxCount(e.webhookEventId)).toBe(0);
+  });
+
+  it("answers 503 (so LINE redelivers) when the events cannot be stored", async () => {
+    const own = await buildTestApp();
+    await own.db.close();
+    const body = webhookBody([followEvent(lineUserId())]);
+    const res = await request(own.app).post("/webhook").set("x-line-signature", sign(body)).set("content-type", "application/json").send(body);
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe("unavailable");
+  });
+
+  it("counts webhook requests and events in /metrics", async () => {
+    await post(webhookBody([followEvent(lineUserId())]));
+    await post("{}", sign("{}", "wrong"));
+    const m = await request(t.app).get("/metrics");
+    expect(m.text).toMatch(/http_requests_total\{method="POST",route="\/webhook",status="200"\} \d+/);
+    expect(m.text).toMatch(/http_requests_total\{method="POST",route="\/webhook",status="401"\} \d+/);
+    expect(m.text).toMatch(/webhook_events_total\{type="follow",result="received"\} \d+/);
+  });
+});
+
 describe("raw event fidelity", () => {
   it("stores each event exactly, whatever characters its text holds", async () => {
     const texts = ['he said "hi" \\ back\\slash', "你好，世界 😀 {braces,commas}", "line\nbreak\ttab NULL", "NULL", ""];
