@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { mkdirSync } from "node:fs";
-import { sql, type SQL } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema.ts";
 

@@ -136,20 +136,16 @@ function withBody() {
   return { body, headers: { "content-type": "application/json", "x-line-signature": signature } };
 }
 
-async function unprocessed(url: string): Promise<number> {
+async function scalar(url: string, text: string): Promise<number> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
-  const r = await c.query("select count(*)::int as n from webhook_events where processed_at is null");
-  await c.end();
-  return r.rows[0].n as number;
+  try {
+    return (await c.query(text)).rows[0].n as number;
+  } finally {
+    await c.end();
+  }
 }
-
-async function count(url: string): Promise<number> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  const r = await c.query("select count(*)::int as n from webhook_events");
-  await c.end();
-  return r.rows[0].n as number;
-}
+const count = (url: string) => scalar(url, "select count(*)::int as n from webhook_events");
+const unprocessed = (url: string) => scalar(url, "select count(*)::int as n from webhook_events where processed_at is null");
 
 void main();

@@ -1,4 +1,4 @@
-import { APPROVED_SCENARIOS, DEFAULT_SMS_WAIT_SECONDS, PNP_WINDOW_SECONDS, type Urgency } from "./input.ts";
+import { DEFAULT_SMS_WAIT_SECONDS, PNP_WINDOW_SECONDS, type Urgency } from "./input.ts";
 
 export type Channel = "push" | "pnp" | "sms" | "none";
 

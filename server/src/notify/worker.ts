@@ -1,28 +1,17 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Database, type SQL } from "@oa-notify/db";
-import type { Config } from "../env.ts";
-import type { Clock } from "../lib/clock.ts";
-import type { Logger } from "../lib/logger.ts";
-import type { Metrics } from "../lib/metrics.ts";
-import type { LineApi } from "../line/client.ts";
+import { sql, type SQL } from "@oa-notify/db";
 import { isMonthlyLimit, pushMessage, pushPnpMessages, pushPnpTemplate, type LineCallResult } from "../line/send.ts";
-import { SmsRejectedError, SmsRetryableError, type SmsProvider } from "../sms/types.ts";
+import { SmsRejectedError, SmsRetryableError } from "../sms/types.ts";
 import { applyDelivery, deliveryTagFor } from "./delivery.ts";
 import { GroupWriter } from "./group-writer.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
 import { lineMessages, smsText, type NextStep, type RenderConfig, type StoredContent } from "./render.ts";
+import type { AppDeps } from "../app.ts";
 import { decideRoute, smsAllowed, type Channel, type RouteDecision } from "./route.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
-export interface NotifyWorkerDeps {
-  db: Database;
-  line: LineApi;
-  sms: SmsProvider;
-  clock: Clock;
-  logger: Logger;
-  config: Config;
-  metrics?: Metrics;
-}
+/** The app's dependencies, less what only the HTTP side uses. */
+export type NotifyWorkerDeps = Omit<AppDeps, "sandboxConsole">;
 export interface NotifyWorkerOptions {
   concurrency?: number;
   ratePerSecond?: number;
