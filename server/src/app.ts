@@ -21,6 +21,7 @@ import { nextStepRouter } from "./routes/next-step.ts";
 import { notificationsBatchRouter, notificationsRouter } from "./routes/notifications.ts";
 import { statsRouter } from "./routes/stats.ts";
 import { deliveryEventHandler } from "./notify/delivery.ts";
+import { shortLinkRouter } from "./notify/short-link.ts";
 import { liffApiRouter, liffConfigHandler } from "./liff/router.ts";
 import { liffStaticRouter } from "./liff/static.ts";
 
@@ -87,7 +88,15 @@ export function createApp(deps: AppDeps): App {
       // Per-request lines at debug: the webhook sees thousands a second; errors are logged by the error handler.
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "debug"),
       // LIFF links carry bearer-like tokens in the query (?t= view token, ?token= binding link): never logged.
-      serializers: { req: (req) => ({ id: req.id, method: req.method, url: String(req.url ?? "").replace(/([?&](?:t|token)=)[^&#]*/g, "$1[redacted]") }) },
+      // So does the SMS short link's path (/n/<code>), and a redirect's Location (res: status only).
+      serializers: {
+        req: (req) => ({
+          id: req.id,
+          method: req.method,
+          url: String(req.url ?? "").replace(/([?&](?:t|token)=)[^&#]*/g, "$1[redacted]").replace(/^\/n\/[^/?#]+/, "/n/[redacted]"),
+        }),
+        res: (res) => ({ statusCode: res.statusCode }),
+      },
     }),
   );
   app.use(((req, res, next) => {
@@ -142,6 +151,8 @@ export function createApp(deps: AppDeps): App {
   app.get("/liff-config", liffConfigHandler(deps));
   app.use("/liff-api", liffApiRouter(deps));
   app.use("/liff", liffStaticRouter());
+  // The SMS short link (no auth: the code is the credential).
+  app.use(shortLinkRouter(deps));
 
   if (deps.sandboxConsole) app.use("/sandbox", deps.sandboxConsole);
 

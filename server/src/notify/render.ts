@@ -2,6 +2,7 @@ import type { messagingApi } from "@line/bot-sdk";
 import { signViewToken } from "../lib/view-token.ts";
 import type { PnpTemplate } from "../line/send.ts";
 import { isPnpAllowedMessage } from "./input.ts";
+import { shortLink } from "./short-link.ts";
 
 export interface StoredContent {
   messages?: Record<string, unknown>[];
@@ -96,21 +97,41 @@ export function taipeiTime(d: Date): string {
 }
 
 /**
- * The SMS. A fallback SMS states when the notice was issued (Asia/Taipei) and tells the user to ignore it if they
- * already acted (the seed's advice against confusion when the LINE message arrives late).
+ * The SMS, kept short: a Chinese SMS is UCS-2, 70 characters in one part and 67 per part once split, and each part
+ * is charged. The next-step link is the short `/n/<code>` link (short-link.ts), never the LIFF URL with its token. A
+ * fallback SMS also states when the notice was issued (Asia/Taipei) and tells the user to ignore it if they already
+ * acted (the seed's advice against confusion when the LINE message arrives late).
  */
-export async function smsText(
-  cfg: RenderConfig,
+export function smsText(
+  cfg: Pick<RenderConfig, "publicBaseUrl">,
   n: { id: string; content: StoredContent; nextStep: NextStep | null; sms: { text?: string } | null; createdAt: Date },
-  now: Date,
   fallback: boolean,
-): Promise<string> {
+): string {
   const body = n.sms?.text ?? plainText(n.content);
-  const parts = [body];
-  if (n.nextStep) parts.push(await nextStepUrl(cfg, n.id, n.nextStep, now));
-  if (fallback) {
-    parts.push(`通知時間 Notice time: ${taipeiTime(n.createdAt)} (台北時間 Taipei)`);
-    parts.push("若您已完成，請忽略此訊息 / Please ignore this message if already done.");
-  }
+  const parts = [fallback ? `${taipeiTime(n.createdAt)} ${body}` : body];
+  if (n.nextStep) parts.push(shortLink(cfg.publicBaseUrl, n.id));
+  if (fallback) parts.push("若您已完成，請忽略此訊息");
   return parts.join("\n");
 }
+
+/**
+ * How many parts an SMS is billed as: GSM-7 (160, or 153 per part when split; the extension characters take two)
+ * when every character is in the GSM 03.38 alphabet, else UCS-2 (70, or 67 per part), counted in UTF-16 units.
+ */
+export function smsSegments(text: string): { encoding: "gsm7" | "ucs2"; units: number; segments: number } {
+  let units = 0;
+  let gsm = true;
+  for (const ch of text) {
+    if (GSM_BASIC.includes(ch)) units += 1;
+    else if (GSM_EXTENDED.includes(ch)) units += 2;
+    else {
+      gsm = false;
+      break;
+    }
+  }
+  if (gsm) return { encoding: "gsm7", units, segments: units <= 160 ? 1 : Math.ceil(units / 153) };
+  return { encoding: "ucs2", units: text.length, segments: text.length <= 70 ? 1 : Math.ceil(text.length / 67) };
+}
+const GSM_BASIC =
+  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM_EXTENDED = "^{}\\[~]|€\f";

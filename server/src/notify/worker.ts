@@ -109,7 +109,7 @@ export class NotifyWorker {
     },
     { ok: boolean; retryKey: string | null }
   >;
-  private readonly retryKeyW: GroupWriter<{ id: string; key: string }, string>;
+  private readonly retryKeyW: GroupWriter<{ id: string; key: string }, string | null>;
   private readonly pushDoneW: GroupWriter<{ id: string; at: string; sent: unknown; delivered: unknown }, boolean>;
   private readonly markerW: GroupWriter<{ id: string; at: string; tag: string }, boolean>;
   private readonly pnpSentW: GroupWriter<{ id: string; at: string; due_at: string; tag: string; detail: unknown }, boolean>;
@@ -151,13 +151,14 @@ export class NotifyWorker {
       const byId = new Map(rows.map((r) => [r.id, r.retry_key]));
       return items.map((i) => ({ ok: byId.has(i.id), retryKey: byId.get(i.id) ?? null }));
     });
+    // Only while still queued: a notification cancelled since the claim gets no key, hence no push (null).
     this.retryKeyW = new GroupWriter(async (items) => {
       const rows = await q.query<{ id: string; retry_key: string }>(sql`
         update notifications n set retry_key = coalesce(n.retry_key, x.key)
         from json_to_recordset(${JSON.stringify(items)}::json) as x(id uuid, key uuid)
-        where n.id = x.id returning n.id::text as id, n.retry_key::text as retry_key`);
+        where n.id = x.id and n.status = 'queued' returning n.id::text as id, n.retry_key::text as retry_key`);
       const byId = new Map(rows.map((r) => [r.id, r.retry_key]));
-      return items.map((i) => byId.get(i.id) ?? i.key);
+      return items.map((i) => byId.get(i.id) ?? null);
     });
     this.pushDoneW = new GroupWriter(async (items) => {
       const done = ids(
@@ -370,7 +371,7 @@ export class NotifyWorker {
   }
 
   private async finish(r: Row, state: "undeliverable" | "failed", detail: Record<string, unknown>): Promise<void> {
-    await this.apply(r.id, sql`status = ${state}, due_at = null, last_error = ${String(detail["reason"] ?? state)}`, [{ state, detail }]);
+    await this.apply(r.id, sql`status = ${state}, due_at = null, last_error = ${String(detail["reason"] ?? state)}`, [{ state, detail }], sql`status <> 'cancelled'`);
   }
 
   /** The route decision at send time (product.md §4), with the friend state as it is now. */
@@ -385,9 +386,12 @@ export class NotifyWorker {
     const now = this.now();
     const route = decideRoute(inputs, now, "dispatch");
     if (route.channel === "none") {
-      await this.apply(r.id, sql`status = 'undeliverable', channel = 'none', route = ${JSON.stringify(route)}::jsonb, due_at = null`, [
-        { state: "undeliverable", detail: { rule: route.rule, reason: route.reason } },
-      ]);
+      await this.apply(
+        r.id,
+        sql`status = 'undeliverable', channel = 'none', route = ${JSON.stringify(route)}::jsonb, due_at = null`,
+        [{ state: "undeliverable", detail: { rule: route.rule, reason: route.reason } }],
+        sql`status = 'accepted'`,
+      );
       return null;
     }
     const deadline = route.smsAfterSeconds === null ? null : new Date(now.getTime() + route.smsAfterSeconds * 1000);
@@ -439,6 +443,7 @@ export class NotifyWorker {
     if (!key) {
       // Committed before the first call, so every later attempt (after a crash too) repeats the same key.
       key = await this.retryKeyW.submit({ id: r.id, key: randomUUID() });
+      if (!key) return;
     }
     const messages = await lineMessages(this.render, { id: r.id, content: r.content, nextStep: r.next_step }, this.now(), false);
     if (!prepared) await this.buckets.push.take();
@@ -629,7 +634,8 @@ export class NotifyWorker {
         r.id,
         sql`status = 'fallback_sms', attempts = 0`,
         [{ state: "fallback_sms", detail: { reason: "no delivery event before the SMS deadline", deadline: iso(r.sms_deadline_at!) } }],
-        sql`status = 'sent' and delivered_at is null and seen_at is null`,
+        // sms_deadline_at: the cancel API may have called the SMS off since this row was claimed.
+        sql`status = 'sent' and delivered_at is null and seen_at is null and sms_deadline_at is not null and sms_call_started_at is null`,
       );
       if (ok) await this.sendSms({ ...r, status: "fallback_sms", attempts: 0 }, true);
       return;
@@ -681,12 +687,7 @@ export class NotifyWorker {
         return;
       }
     }
-    const text = await smsText(
-      this.render,
-      { id: r.id, content: r.content, nextStep: r.next_step, sms: r.sms, createdAt: r.created_at },
-      this.now(),
-      fallback,
-    );
+    const text = smsText(this.render, { id: r.id, content: r.content, nextStep: r.next_step, sms: r.sms, createdAt: r.created_at }, fallback);
     try {
       const res = await sms.send({ to: r.phone_e164, text, reference: r.id });
       this.counts.sms++;

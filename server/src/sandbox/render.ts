@@ -99,8 +99,18 @@ export function renderInboxItem(item: InboxItem, liffId: string, userId?: string
   };
 }
 
+/**
+ * The SMS short link (`<PUBLIC_BASE_URL>/n/<code>`, notify/short-link.ts) → the same path on this server, naming the
+ * simulated user: in sandbox mode the redirect carries `sandboxUser` on to the LIFF page.
+ */
+function rewriteShortLink(url: string, sandboxUser?: string): string | null {
+  const m = /^https?:\/\/[^/]+(\/n\/[A-Za-z0-9_-]{22})$/.exec(url);
+  if (!m) return null;
+  return sandboxUser ? `${m[1]}?sandboxUser=${encodeURIComponent(sandboxUser)}` : m[1]!;
+}
+
 /** SMS bodies carry the same next-step links; rewrite them too when the number belongs to a simulated user. */
 export function renderSmsText(text: string, liffId: string, userId?: string): { text: string; links: { href: string; original: string }[] } {
-  const links = (text.match(URL_IN_TEXT) ?? []).map((m) => ({ href: rewriteLiffUrl(m, liffId, userId), original: m }));
+  const links = (text.match(URL_IN_TEXT) ?? []).map((m) => ({ href: rewriteShortLink(m, userId) ?? rewriteLiffUrl(m, liffId, userId), original: m }));
   return { text, links };
 }

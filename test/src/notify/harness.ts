@@ -37,8 +37,8 @@ export function randomPhone(): { local: string; e164: string } {
   return { local: `09${a}${rest}`, e164: `+8869${a}${rest}` };
 }
 
-export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyWorkerOptions } = {}): Promise<NotifyHarness> {
-  const t = await buildTestApp({ ...(opts.db ? { db: opts.db } : {}) });
+export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyWorkerOptions; env?: Record<string, string | undefined> } = {}): Promise<NotifyHarness> {
+  const t = await buildTestApp({ ...(opts.db ? { db: opts.db } : {}), ...(opts.env ? { env: opts.env } : {}) });
   const emulator = await startLineEmulator({
     channelSecret: TEST_SECRET,
     channelAccessToken: ACCESS_TOKEN,
