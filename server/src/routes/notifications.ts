@@ -9,6 +9,7 @@ import { maskPhone } from "../lib/phone.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { requestHash, validateItem } from "../notify/input.ts";
 import { ingestNotifications, type IngestItem, type IngestResult } from "../notify/ingest.ts";
+import { cancelNotification } from "../notify/cancel.ts";
 
 export const MAX_BATCH_ITEMS = 10_000;
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;
@@ -170,6 +171,18 @@ export function notificationsRouter(deps: AppDeps): Router {
         smsSentAt: ts(n["sms_sent_at"]),
       })),
     });
+  });
+
+  // product.md §4 `cancelled`: before anything went out → cancelled; LINE out and only the SMS fallback pending → the
+  // SMS is called off; otherwise 409 naming what already went out (notify/cancel.ts).
+  r.post("/notifications/:id/cancel", async (req, res) => {
+    const id = parseOr400(z.uuid(), req.params.id, "params.id");
+    const out = await cancelNotification({ db: deps.db, clock: deps.clock, id, by: req.apiKeyId! });
+    if (!out.ok && out.reason === "not_found") throw notFound("notification");
+    if (!out.ok) throw new AppError("conflict", out.message, { status: out.status, wentOut: out.wentOut });
+    req.log.info({ notificationId: id, cancelled: out.cancelled, already: Boolean(out.already) }, "notification cancelled");
+    const n = await getNotification(deps, id);
+    res.status(200).json({ ...n, cancelled: out.cancelled, ...(out.already ? { alreadyCancelled: true } : {}) });
   });
 
   r.get("/notifications/:id", async (req, res) => {
