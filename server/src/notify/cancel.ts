@@ -37,10 +37,11 @@ export async function cancelNotification({ db, clock, id, by }: { db: Database; 
                       when ${fallbackNotStarted} and not (${lineOut}) then 'cancelled'
                       when ${fallbackNotStarted} then 'sent'
                       else n.status end,
-        -- Back to waiting for the delivery event: the worker settles delivered / undelivered at the 24 h mark.
-        due_at = case when (${smsPendingAfterLine}) or ((${fallbackNotStarted}) and ${lineOut})
-                      then n.sent_at + make_interval(secs => ${PNP_WINDOW_SECONDS})
-                      else null end,
+        -- Back to waiting for the delivery event: the worker settles delivered / undelivered at the 24 h mark
+        -- (at once when the next-step page was already opened).
+        due_at = case when not ((${smsPendingAfterLine}) or ((${fallbackNotStarted}) and ${lineOut})) then null
+                      when n.seen_at is not null then ${now}::timestamptz
+                      else n.sent_at + make_interval(secs => ${PNP_WINDOW_SECONDS}) end,
         sms_deadline_at = null, updated_at = ${now}::timestamptz
       from cur where n.id = cur.id and ((${nothingSent}) or (${smsPendingAfterLine}) or (${fallbackNotStarted}))
       returning n.id, cur.status as prev, n.status

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { sql } from "@oa-notify/db";
 import { deliveryTagFor } from "@oa-notify/server/notify/delivery.ts";
+import { markSeen } from "@oa-notify/server/notify/seen.ts";
 import { auth } from "../helpers/app.ts";
 import { notifyHarness, text, HOUR, MIN, type NotifyHarness } from "./harness.ts";
 
@@ -153,6 +154,21 @@ describe("POST /api/v1/notifications/:id/cancel", () => {
     expect(n.status).toBe("undelivered"); // the LINE leg settles as it would have without an SMS
     expect(h.emulator.smsInbox(m.e164)).toHaveLength(0);
     expect((await cancel(id)).status).toBe(409); // undelivered: nothing left to call off
+  });
+
+  it("a page view before the cancel still settles the notice as delivered at once", async () => {
+    const m = await h.member({ sim: { blocked: true } });
+    const id = (await h.post({ memberId: m.memberId, scenario: "billing", urgency: "day", ...text(), nextStep: { type: "bill", id: "b-2" } })).body.id;
+    await h.run();
+    expect(await markSeen({ db: h.t.db.db, clock: h.t.clock, notificationId: id })).toBe(true);
+    expect((await cancel(id)).body).toMatchObject({ status: "sent", cancelled: "sms_fallback" });
+    await h.run();
+    const n = await h.get(id);
+    expect(n.status).toBe("delivered");
+    expect(states(n)).toEqual(["accepted", "queued", "sent", "seen", "sms_cancelled", "delivered"]);
+    h.t.clock.advance(5 * HOUR);
+    await h.run();
+    expect(h.emulator.smsInbox(m.e164)).toHaveLength(0);
   });
 
   it("SMS deadline passed and the worker holds the row: the cancel still stops the SMS (or loses cleanly)", async () => {
