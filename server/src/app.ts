@@ -24,6 +24,7 @@ import { deliveryEventHandler } from "./notify/delivery.ts";
 import { shortLinkRouter } from "./notify/short-link.ts";
 import { liffApiRouter, liffConfigHandler } from "./liff/router.ts";
 import { liffStaticRouter } from "./liff/static.ts";
+import { dashboardRouter } from "./dashboard/router.ts";
 
 export interface AppDeps {
   db: Database;
@@ -154,6 +155,8 @@ export function createApp(deps: AppDeps): App {
   // The SMS short link (no auth: the code is the credential).
   app.use(shortLinkRouter(deps));
 
+  // Operator dashboard: a static page; its data comes from /api/v1 with the key the operator types.
+  app.use("/dashboard", dashboardRouter());
   if (deps.sandboxConsole) app.use("/sandbox", deps.sandboxConsole);
 
   app.use((req, _res, next) => next(new AppError("not_found", `no route for ${req.method} ${req.path}`)));

@@ -38,8 +38,22 @@ export function statsRouter(deps: AppDeps): Router {
         count(*) filter (where channel in ('push', 'pnp')) as line_routed,
         count(*) filter (where channel in ('push', 'pnp') and sms_sent_at is not null) as fell_back,
         count(*) filter (where status = 'delivered_late') as late,
-        count(*) filter (where phone_e164 is not null) as with_phone
+        count(*) filter (where phone_e164 is not null) as with_phone,
+        count(*) filter (where sent_at is not null or sms_sent_at is not null) as f_sent,
+        count(*) filter (where delivered_at is not null or status in ('delivered', 'delivered_late')) as f_delivered,
+        count(*) filter (where status = 'undelivered') as f_undelivered,
+        count(*) filter (where status in ('failed', 'undeliverable')) as f_failed,
+        count(*) filter (where status = 'cancelled') as f_cancelled,
+        count(*) filter (where status in ('accepted', 'queued', 'sent', 'fallback_sms')) as f_pending
       from notifications where ${range}`);
+    // Friends: a follow (latest one per user) in the period, an unfollow in the period, and add-friend prompts from
+    // the LIFF app that converted in the period (one per user: several prompts convert at the same follow).
+    const fr = sql`>= ${from.toISOString()}::timestamptz and`;
+    const [f] = await deps.db.query<Record<string, string | number>>(sql`
+      select (select count(*) from line_users where friend) as total,
+        (select count(*) from line_users where followed_at ${fr} followed_at < ${to.toISOString()}::timestamptz) as gained,
+        (select count(*) from line_users where unfollowed_at ${fr} unfollowed_at < ${to.toISOString()}::timestamptz) as lost,
+        (select count(distinct line_user_id) from friend_prompts where converted_at ${fr} converted_at < ${to.toISOString()}::timestamptz) as conversions`);
     const n = (k: string) => Number(t?.[k] ?? 0);
     const p = deps.config.prices;
     const spent = { push: round(n("push_delivered") * p.push), pnp: round(n("pnp_delivered") * p.pnp), sms: round(n("sms_sent") * p.sms) };
@@ -63,6 +77,24 @@ export function statsRouter(deps: AppDeps): Router {
       prices: p,
       fallback: { lineRouted: n("line_routed"), fellBackToSms: n("fell_back"), rate: n("line_routed") ? Math.round((n("fell_back") / n("line_routed")) * 10_000) / 10_000 : 0 },
       deliveredLate: n("late"),
+      // A funnel, not a partition: sent counts anything that left (LINE or SMS); delivered = delivered by LINE; a
+      // delivered_late notice is in both delivered and smsSent; pending = not settled yet (incl. waiting for LINE).
+      funnel: {
+        accepted: n("total"),
+        sent: n("f_sent"),
+        delivered: n("f_delivered"),
+        smsSent: n("sms_sent"),
+        undelivered: n("f_undelivered"),
+        failed: n("f_failed"),
+        cancelled: n("f_cancelled"),
+        pending: n("f_pending"),
+      },
+      friends: {
+        total: Number(f?.["total"] ?? 0),
+        gainedInPeriod: Number(f?.["gained"] ?? 0),
+        lostInPeriod: Number(f?.["lost"] ?? 0),
+        conversionsFromPrompts: Number(f?.["conversions"] ?? 0),
+      },
     });
   });
   return r;
