@@ -16,7 +16,7 @@
   const STATES = {
     accepted: "已受理 accepted", queued: "排程中 queued", sent: "已送出 sent", delivered: "已送達 delivered",
     fallback_sms: "改發簡訊中 fallback SMS", sms_sent: "簡訊已送出 SMS sent", undelivered: "未送達 undelivered",
-    failed: "失敗 failed", undeliverable: "無法投遞 undeliverable", delivered_late: "晚到 delivered late", cancelled: "已取消 cancelled",
+    failed: "失敗 failed", undeliverable: "無法投遞 undeliverable", delivered_late: "晚到 delivered late", cancelled: "已取消 cancelled", rerouted: "改道 rerouted",
   };
   const label = (map, k) => map[k] || String(k);
 
@@ -158,16 +158,30 @@
     }
   }
 
+  // The answer to "why an SMS?": the reason the worker recorded when it fell back, else the route rule itself.
+  function whySms(n) {
+    if (!n.smsSentAt && n.status !== "fallback_sms") return null;
+    const has = (t) => t.detail && t.detail.reason;
+    const fb = n.timeline.find((t) => t.state === "fallback_sms" && has(t)) || n.timeline.find((t) => t.state === "rerouted" && has(t) && t.detail.to === "sms");
+    if (fb) return String(fb.detail.reason);
+    return n.route && n.route.rule ? String(n.route.rule) : null;
+  }
+
   function renderTimeline(box, n) {
     const route = n.route || {};
     const inputs = Object.entries(route).filter(([k]) => k !== "rule");
+    const why = whySms(n);
     box.replaceChildren(
+      why ? el("p", { class: "why" }, el("strong", {}, "為什麼發簡訊 Why SMS: "), why) : null,
       el("p", { class: "rule" }, el("strong", {}, "路由決定 Route: "), String(route.rule || "–")),
-      inputs.length ? el("p", { class: "help" }, ...inputs.flatMap(([k, v]) => [el("code", {}, k + "=" + (typeof v === "object" ? JSON.stringify(v) : String(v))), " "])) : null,
       el("p", { class: "help" }, "費用 Cost: NT$" + twd.format(n.costTwd || 0) + (n.lastError ? " · 最後錯誤 last error: " + n.lastError : "")),
       el("ol", { class: "timeline" },
         ...n.timeline.map((t) =>
           el("li", {}, when(t.at) + " ", el("span", { class: "pill " + t.state }, label(STATES, t.state)), " ", t.detail ? el("code", {}, JSON.stringify(t.detail)) : null))),
+      inputs.length
+        ? el("details", { class: "inputs" }, el("summary", {}, "路由輸入 Route inputs"),
+          el("p", { class: "help" }, ...inputs.flatMap(([k, v]) => [el("code", {}, k + "=" + (typeof v === "object" ? JSON.stringify(v) : String(v))), " "])))
+        : null,
     );
   }
 
