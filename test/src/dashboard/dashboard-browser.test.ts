@@ -1,11 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser } from "playwright-core";
-import { createTestDb, DATABASE_URL, type TestDb } from "../helpers/db.ts";
-import { freePort, startServerProcess, type ServerProcess } from "../helpers/process.ts";
+import type { Browser } from "playwright-core";
+import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, startSandboxStack, type SandboxStack } from "../helpers/browser.ts";
+import type { ServerProcess } from "../helpers/process.ts";
 
 /**
  * The operator dashboard in Debian's chromium against the real server (`server/src/main.ts`, sandbox mode with its
@@ -13,15 +10,12 @@ import { freePort, startServerProcess, type ServerProcess } from "../helpers/pro
  * PNP to the demo non-friend, SMS to the number LINE does not know); the operator opens /dashboard, types the key,
  * and sees the funnel, channels, NT$ and friends; then asks why demo-no-line got an SMS (PNP first, LINE answered 422, so the SMS went at once).
  */
-const artifacts = fileURLToPath(new URL("../../artifacts", import.meta.url));
+const artifacts = artifactsDir;
 const API_KEY = "sandbox-key";
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) process.stderr.write(`dashboard browser test skipped: no ${CHROMIUM} (apt-get install -y chromium)\n`);
+noteSkipped("dashboard browser test");
 
+let stack: SandboxStack;
 let srv: ServerProcess;
-let db: TestDb | null = null;
-let dataDir: string;
 let browser: Browser;
 
 const api = async (path: string, init: RequestInit = {}) => {
@@ -34,27 +28,15 @@ const api = async (path: string, init: RequestInit = {}) => {
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  mkdirSync(artifacts, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), "oa-dashboard-browser-"));
-  if (DATABASE_URL) db = await createTestDb();
-  srv = await startServerProcess(
-    { DATA_DIR: dataDir, SANDBOX_LINE_PORT: String(await freePort()), LOG_LEVEL: "warn", ...(db?.url ? { DATABASE_URL: db.url } : {}) },
-    undefined,
-    { waitForOutput: "/sandbox" },
-  );
-  // The demo members (demo-friend, demo-pnp, demo-no-line) are seeded after the server is ready; the banner follows.
-  for (let i = 0; i < 600 && !srv.output().includes("Channel secret"); i++) await new Promise((r) => setTimeout(r, 100));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  // The demo members (demo-friend, demo-pnp, demo-no-line) are seeded before the banner.
+  stack = await startSandboxStack("dashboard-browser");
+  srv = stack.srv;
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (srv) {
-    srv.child.kill("SIGTERM");
-    await srv.exited;
-  }
-  await db?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 describe.skipIf(!hasChromium)("operator dashboard in chromium", () => {
@@ -79,11 +61,7 @@ describe.skipIf(!hasChromium)("operator dashboard in chromium", () => {
 
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 }, locale: "zh-TW", timezoneId: "Asia/Taipei" });
     const page = await ctx.newPage();
-    const problems: string[] = [];
-    page.on("pageerror", (e) => problems.push(String(e)));
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(m.text());
-    });
+    const problems = collectProblems(page);
     try {
       await page.goto(`${srv.url}/dashboard`);
       await expect(page.title()).resolves.toContain("營運儀表板");

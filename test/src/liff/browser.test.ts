@@ -1,12 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { createTestDb, DATABASE_URL, type TestDb } from "../helpers/db.ts";
-import { freePort, startServerProcess, type ServerProcess } from "../helpers/process.ts";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, startSandboxStack, type SandboxStack } from "../helpers/browser.ts";
+import type { ServerProcess } from "../helpers/process.ts";
 import { randomPhone, rid } from "./helpers.ts";
 
 /**
@@ -15,15 +14,12 @@ import { randomPhone, rid } from "./helpers.ts";
  * worker sends the notice whose button we follow.
  */
 const liffDir = fileURLToPath(new URL("../../../liff-app", import.meta.url));
-const artifacts = fileURLToPath(new URL("../../artifacts/liff", import.meta.url));
+const artifacts = join(artifactsDir, "liff");
 const API_KEY = "sandbox-key";
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) process.stderr.write(`LIFF browser test skipped: no ${CHROMIUM} (apt-get install -y chromium)\n`);
+noteSkipped("LIFF browser test");
 
+let stack: SandboxStack;
 let srv: ServerProcess;
-let db: TestDb | null = null;
-let dataDir: string;
 let browser: Browser;
 let liffId: string;
 
@@ -32,27 +28,15 @@ beforeAll(async () => {
   // The root `pnpm test` builds first; a single-file run builds here if it has to.
   if (!existsSync(join(liffDir, "dist/index.html"))) execFileSync(join(liffDir, "node_modules/.bin/vite"), ["build"], { cwd: liffDir, stdio: "ignore" });
   mkdirSync(artifacts, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), "oa-liff-browser-"));
-  if (DATABASE_URL) db = await createTestDb();
-  srv = await startServerProcess({
-    SANDBOX: "1",
-    DATA_DIR: dataDir,
-    SANDBOX_LINE_PORT: String(await freePort()),
-    LOG_LEVEL: "warn",
-    ...(db?.url ? { DATABASE_URL: db.url } : {}),
-  });
+  stack = await startSandboxStack("liff-browser");
+  srv = stack.srv;
   liffId = (await (await fetch(`${srv.url}/liff-config`)).json()).liffId;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
+  browser = await launchChromium();
 }, 120_000); // a cold server start (tsx, migrations, the sandbox's demo seed) on a busy 2-core CI box
 
 afterAll(async () => {
   await browser?.close();
-  if (srv) {
-    srv.child.kill("SIGTERM");
-    await srv.exited;
-  }
-  await db?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 async function api(method: string, path: string, body?: unknown) {
@@ -79,12 +63,7 @@ async function simUserAndMember(opts: { friend?: boolean } = {}) {
 async function phonePage(locale = "zh-TW"): Promise<{ ctx: BrowserContext; page: Page; problems: string[] }> {
   const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, locale, timezoneId: "America/New_York", isMobile: true, hasTouch: true });
   const page = await ctx.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(m.text());
-  });
-  page.on("pageerror", (e) => problems.push(String(e)));
-  return { ctx, page, problems };
+  return { ctx, page, problems: collectProblems(page) };
 }
 
 const liffPath = (url: string) => url.replace(`https://liff.line.me/${liffId}`, "/liff");

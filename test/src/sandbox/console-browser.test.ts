@@ -1,11 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser } from "playwright-core";
-import { createTestDb, DATABASE_URL, type TestDb } from "../helpers/db.ts";
-import { freePort, startServerProcess, type ServerProcess } from "../helpers/process.ts";
+import type { Browser } from "playwright-core";
+import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, startSandboxStack, type SandboxStack } from "../helpers/browser.ts";
+import type { ServerProcess } from "../helpers/process.ts";
 import { randomTwPhone } from "./helpers.ts";
 
 /**
@@ -13,43 +10,25 @@ import { randomTwPhone } from "./helpers.ts";
  * process): a developer creates a simulated LINE user, clicks "follow", and the product's own API then lists them
  * as a friend (emulator → signed follow webhook → /webhook → line_users).
  */
-const artifacts = fileURLToPath(new URL("../../artifacts", import.meta.url));
+const artifacts = artifactsDir;
 const API_KEY = "sandbox-key";
 
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) process.stderr.write(`sandbox console browser test skipped: no ${CHROMIUM} (apt-get install -y chromium)\n`);
+noteSkipped("sandbox console browser test");
 
+let stack: SandboxStack;
 let srv: ServerProcess;
-let db: TestDb | null = null;
-let dataDir: string;
 let browser: Browser;
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  mkdirSync(artifacts, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), "oa-sandbox-browser-"));
-  if (DATABASE_URL) db = await createTestDb();
-  srv = await startServerProcess({
-    DATA_DIR: dataDir,
-    SANDBOX_LINE_PORT: String(await freePort()),
-    LOG_LEVEL: "warn",
-    WORKER_ENABLED: "0",
-    ...(db?.url ? { DATABASE_URL: db.url } : {}),
-  }, undefined, { waitForOutput: "/sandbox" });
-  // The banner follows the first-start demo seeding, which runs after the server is ready.
-  for (let i = 0; i < 600 && !srv.output().includes("Channel secret"); i++) await new Promise((r) => setTimeout(r, 100));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"] });
-});
+  stack = await startSandboxStack("sandbox-browser", { WORKER_ENABLED: "0" });
+  srv = stack.srv;
+  browser = await launchChromium();
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  if (srv) {
-    srv.child.kill("SIGTERM");
-    await srv.exited;
-  }
-  await db?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 const lineUser = async (userId: string) => {
@@ -69,11 +48,7 @@ describe.skipIf(!hasChromium)("sandbox console in chromium", () => {
   it("create a user, click follow: the product API lists them as a friend", async () => {
     const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "zh-TW" });
     const page = await ctx.newPage();
-    const problems: string[] = [];
-    page.on("pageerror", (e) => problems.push(String(e)));
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(m.text());
-    });
+    const problems = collectProblems(page);
     try {
       await page.goto(`${srv.url}/sandbox`);
       await expect(page.title()).resolves.toContain("沙盒");
