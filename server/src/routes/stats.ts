@@ -38,7 +38,7 @@ export function statsRouter(deps: AppDeps): Router {
         count(*) filter (where channel in ('push', 'pnp')) as line_routed,
         count(*) filter (where channel in ('push', 'pnp') and sms_sent_at is not null) as fell_back,
         count(*) filter (where status = 'delivered_late') as late,
-        count(*) filter (where phone_e164 is not null) as with_phone,
+        count(*) filter (where phone_e164 is not null and status <> 'cancelled') as with_phone, -- a cancelled notice would not have been an SMS either
         count(*) filter (where sent_at is not null or sms_sent_at is not null) as f_sent,
         count(*) filter (where delivered_at is not null or status in ('delivered', 'delivered_late')) as f_delivered,
         count(*) filter (where status = 'undelivered') as f_undelivered,

@@ -206,6 +206,24 @@ describe("stats", () => {
   });
 });
 
+describe("stats and cancellation", () => {
+  it("a notice cancelled before sending costs nothing and is not in the all-SMS figure", async () => {
+    h.t.clock.advance(60_000);
+    const from = h.t.clock.now().toISOString();
+    const m = await h.member();
+    const n = await h.post({ memberId: m.memberId, scenario: "shipping", urgency: "day", ...text() });
+    const c = await request(h.t.app).post(`/api/v1/notifications/${n.body.id}/cancel`).set(auth());
+    expect(c.status).toBe(200);
+    await h.run();
+    h.t.clock.advance(60_000);
+    const to = h.t.clock.now().toISOString();
+    const res = await request(h.t.app).get(`/api/v1/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`).set(auth());
+    expect(res.body.total).toBe(1);
+    expect(res.body.costTwd.total).toBe(0);
+    expect(res.body.allSmsCostTwd).toBe(0);
+  });
+});
+
 describe("a member's notifications", () => {
   it("lists the latest with channel, state and the route rule (why did they get an SMS?)", async () => {
     const m = await h.member({ sim: false });
