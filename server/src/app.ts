@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import helmet from "helmet";
+import { rateLimit } from "express-rate-limit";
 import { pinoHttp } from "pino-http";
 import type { Database } from "@oa-notify/db";
 import type { Config } from "./env.ts";
@@ -148,11 +149,23 @@ export function createApp(deps: AppDeps): App {
   api.use(nextStepRouter(deps));
   app.use("/api/v1", api);
 
+  // The surfaces customers' phones reach without an API key get a per-IP limit (in memory, per process): enough to
+  // blunt scraping and token guessing, generous because mobile carriers put many users behind one address.
+  const publicLimit = rateLimit({
+    windowMs: 60_000,
+    limit: deps.config.publicRateLimitPerMinute,
+    standardHeaders: "draft-6",
+    legacyHeaders: false,
+    handler: (_req, res, next) =>
+      next(new AppError("rate_limited", "too many requests; try again in a minute", undefined, { "Retry-After": String(Math.ceil(Number(res.getHeader("RateLimit-Reset") ?? 60)) || 60) })),
+  });
+
   // LIFF: config (no auth), the app's API (LIFF ID token; its own JSON parser), the built app with SPA fallback.
   app.get("/liff-config", liffConfigHandler(deps));
-  app.use("/liff-api", liffApiRouter(deps));
+  app.use("/liff-api", publicLimit, liffApiRouter(deps));
   app.use("/liff", liffStaticRouter());
   // The SMS short link (no auth: the code is the credential).
+  app.use("/n", publicLimit);
   app.use(shortLinkRouter(deps));
 
   // Operator dashboard: a static page; its data comes from /api/v1 with the key the operator types.

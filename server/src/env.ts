@@ -35,6 +35,7 @@ const schema = z.object({
   SANDBOX: bool(),
   SANDBOX_LINE_PORT: int(0),
   LINE_SEND_RATE: num(1000), // requests/s per LINE endpoint; LINE allows 2,000
+  PUBLIC_RATE_LIMIT_PER_MINUTE: int(600), // per client IP on /liff-api and /n (Taiwan mobile carriers NAT many users per IP)
   WORKER_CONCURRENCY: int(400), // sends in flight: LINE_SEND_RATE × one send's end-to-end time (Little's law)
   WORKER_ENABLED: bool(),
   LOG_LEVEL: str().pipe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional()),
@@ -69,6 +70,7 @@ export interface Config {
   prices: { pnp: number; sms: number; push: number };
   sendRatePerSecond: number;
   workerConcurrency: number;
+  publicRateLimitPerMinute: number;
   workerEnabled: boolean;
   logLevel: string;
 }
@@ -147,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     prices: { pnp: e.PRICE_PNP_TWD, sms: e.PRICE_SMS_TWD, push: e.PRICE_PUSH_TWD },
     sendRatePerSecond: e.LINE_SEND_RATE,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    publicRateLimitPerMinute: e.PUBLIC_RATE_LIMIT_PER_MINUTE,
     workerEnabled: e.WORKER_ENABLED ?? true,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
   };
