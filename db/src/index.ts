@@ -1,5 +1,6 @@
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema.ts";
@@ -36,7 +37,18 @@ export interface CreateDbOptions {
   migrate?: boolean;
 }
 
-export const migrationsFolder = fileURLToPath(new URL("../migrations", import.meta.url));
+/**
+ * `db/migrations`, found by walking up from this module: from the sources (db/src) and from the server's production
+ * bundle (server/dist) alike, whose depth differs.
+ */
+export const migrationsFolder = (() => {
+  const from = dirname(fileURLToPath(import.meta.url));
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, "db", "migrations");
+    if (existsSync(join(candidate, "meta", "_journal.json"))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`db/migrations not found above ${from}`);
+  }
+})();
 
 // Both drivers return `{ rows }` from execute(); this hides the difference from the rest of the code.
 async function rowsOf<T>(db: Db, statement: SQL): Promise<T[]> {

@@ -5,6 +5,7 @@
 //     BENCH_NOTIFY_TOTAL notifications (default 1,000,000) through a server in its own process, whose peak RSS is
 //     read from /proc (bar < 300 MB); rate bar ≥ 5,000/s; baseline: a raw multi-row INSERT of the same rows.
 // PostgreSQL: DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test (temporary databases, dropped after).
+import { bundle } from "../../server/scripts/build.mjs";
 import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -41,7 +42,9 @@ async function tempDb(): Promise<string> {
 }
 
 function child(script: string, args: string[]): Promise<{ proc: ChildProcess; msg: any }> {
-  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  // A bundled .mjs runs on plain node (as `pnpm start` runs the server); a .ts under tsx.
+  const path = script.endsWith(".mjs") ? script : fileURLToPath(new URL(script, import.meta.url));
+  const proc = fork(path, args, { execArgv: script.endsWith(".mjs") ? [] : ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     proc.once("message", (msg) => resolve({ proc, msg }));
     proc.once("exit", (code) => reject(new Error(`${script} exited ${code}`)));
@@ -71,7 +74,11 @@ async function ingest() {
   // Migrate once here, so the server's start-up is not in the measurement.
   const db = await createDb({ url });
   await db.close();
-  const { proc, msg } = await child("./notify-server.ts", [url, API_KEY]);
+  // The server side is bundled like the production server (server/scripts/build.mjs), so its RSS is what a
+  // deployment sees, not tsx's: the bundle sits in server/dist to resolve the same node_modules.
+  const serverBundle = fileURLToPath(new URL("../../server/dist/bench-notify-server.mjs", import.meta.url));
+  await bundle(fileURLToPath(new URL("./notify-server.ts", import.meta.url)), serverBundle);
+  const { proc, msg } = await child(serverBundle, [url, API_KEY]);
   const pid = proc.pid!;
   const idle = rssOf(pid);
   let peak = idle.rss;

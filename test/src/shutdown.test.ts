@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { createDb, sql } from "@oa-notify/db";
 import { sign } from "./helpers/app.ts";
 import { followEvent, lineUserId, webhookBody } from "./helpers/events.ts";
-import { freePort, startServerProcess } from "./helpers/process.ts";
+import { builtServerEntry, freePort, startServerProcess } from "./helpers/process.ts";
 
 describe("graceful shutdown", () => {
-  it("on SIGTERM finishes an in-flight webhook, stores its event, closes the database and exits 0", async () => {
+  it("on SIGTERM finishes an in-flight webhook, stores its event, closes the database and exits 0 (the production bundle)", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "oa-shutdown-"));
     const secret = "shutdown-secret";
     const srv = await startServerProcess({
@@ -18,7 +18,7 @@ describe("graceful shutdown", () => {
       LINE_CHANNEL_SECRET: secret,
       SANDBOX_LINE_PORT: String(await freePort()),
       LOG_LEVEL: "info",
-    });
+    }, builtServerEntry());
     const e = followEvent(lineUserId());
     const body = webhookBody([e]);
     const { port } = new URL(srv.url);

@@ -1,10 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { repoRoot } from "../lib/paths.ts";
 import express, { Router } from "express";
 import helmet from "helmet";
 import { AppError } from "../lib/errors.ts";
 
-export const liffDistDir = fileURLToPath(new URL("../../../liff-app/dist", import.meta.url));
+export const liffDistDir = join(repoRoot, "liff-app", "dist");
 
 /**
  * The built LIFF app at /liff/ with an SPA fallback: LINE opens deep paths (/liff/bills/…) after `liff.init`.

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parse as parseYaml } from "yaml";
+import { serverSrcDir } from "../lib/paths.ts";
 
 /**
  * Request validation for the LINE emulator against LINE's own OpenAPI document (messaging-api.yml, Apache-2.0,
@@ -14,7 +16,7 @@ import { parse as parseYaml } from "yaml";
  * ajv function costs microseconds, which matters on the push/PNP hot paths the benchmarks drive.
  */
 
-export const VENDORED_SPEC_URL = new URL("./openapi/messaging-api.yml", import.meta.url);
+export const VENDORED_SPEC_URL = pathToFileURL(join(serverSrcDir, "sandbox", "openapi", "messaging-api.yml"));
 export const vendoredSpecPath = () => fileURLToPath(VENDORED_SPEC_URL);
 
 export interface LineErrorDetail {

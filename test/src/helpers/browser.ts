@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createTestDb, DATABASE_URL, type TestDb } from "./db.ts";
-import { freePort, startServerProcess, type ServerProcess } from "./process.ts";
+import { builtServerEntry, freePort, startServerProcess, type ServerProcess } from "./process.ts";
 
 /** Debian's chromium; a browser is never downloaded. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -35,7 +35,7 @@ export interface SandboxStack {
 }
 
 /**
- * The real product as `pnpm start` runs it (`server/src/main.ts`, sandbox mode: LINE emulator, demo seed) in a child
+ * The real product as `pnpm start` runs it (the server bundle, sandbox mode: LINE emulator, demo seed) in a child
  * process with its own data directory, and its own PostgreSQL database when DATABASE_URL is set. Resolves once the
  * start-up banner is out, i.e. the demo members are seeded.
  */
@@ -45,7 +45,7 @@ export async function startSandboxStack(name: string, env: Record<string, string
   const db: TestDb | null = DATABASE_URL ? await createTestDb() : null;
   const srv = await startServerProcess(
     { SANDBOX: "1", DATA_DIR: dataDir, SANDBOX_LINE_PORT: String(await freePort()), LOG_LEVEL: "warn", ...(db?.url ? { DATABASE_URL: db.url } : {}), ...env },
-    undefined,
+    builtServerEntry(),
     { waitForOutput: "Channel secret" },
   );
   return {

@@ -1,4 +1,6 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -23,14 +25,15 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `server/src/<script>` with tsx in a child process with exactly the given environment (plus PATH). */
+/** Runs `server/<script>` in a child process with exactly the given environment (plus PATH). */
 export async function startServerProcess(
   env: Record<string, string>,
   script = "src/main.ts",
   opts: { waitForOutput?: string } = {},
 ): Promise<ServerProcess> {
   const port = env["PORT"] ? Number(env["PORT"]) : await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  // A built bundle (.mjs) runs on plain node, as `pnpm start` runs it; sources run under tsx.
+  const child = spawn(process.execPath, script.endsWith(".mjs") ? [script] : ["--import", "tsx", script], {
     cwd: serverDir,
     env: { PATH: process.env["PATH"] ?? "", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -56,4 +59,10 @@ export async function startServerProcess(
     await new Promise((r) => setTimeout(r, 200));
   }
   return { child, url, output: () => out, exited };
+}
+
+/** The production bundle `pnpm start` runs (server/dist/main.mjs), built now if this run did not build it. */
+export function builtServerEntry(): string {
+  if (!existsSync(join(serverDir, "dist", "main.mjs"))) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: serverDir, stdio: "ignore" });
+  return "dist/main.mjs";
 }
