@@ -14,8 +14,11 @@ const config = configFromProcess();
 const logger = createLogger(config.logLevel);
 
 async function main() {
+  // The embedded PGlite belongs to the one process that opened it: a second process on the same DATA_DIR would
+  // corrupt it. Extra workers only make sense against a shared PostgreSQL (the server runs its own worker anyway).
   if (!config.databaseUrl) {
-    logger.warn("DATABASE_URL is unset: this worker uses the embedded PGlite in DATA_DIR, which no other process can share");
+    process.stderr.write("pnpm worker needs DATABASE_URL (a PostgreSQL shared with the servers); with the embedded database the server's own worker does the sending\n");
+    process.exit(1);
   }
   const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });
   const line = createLineApi({ baseUrl: config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
