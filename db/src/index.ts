@@ -50,6 +50,14 @@ export const migrationsFolder = (() => {
   }
 })();
 
+/**
+ * A PostgreSQL array literal for a list of values: both drivers pass it as one text parameter, so a statement like
+ * `… unnest($1::text[])` has one parameter whatever the list's length (one plan, no parameter limit).
+ */
+export function pgArray(values: (string | null)[]): string {
+  return `{${values.map((v) => (v === null ? "NULL" : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)).join(",")}}`;
+}
+
 // Both drivers return `{ rows }` from execute(); this hides the difference from the rest of the code.
 async function rowsOf<T>(db: Db, statement: SQL): Promise<T[]> {
   const res = (await db.execute(statement)) as unknown as { rows: T[] };

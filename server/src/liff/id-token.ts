@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import type { Clock } from "../lib/clock.ts";
+import { isLineUserId } from "../lib/line-ids.ts";
 
 export interface VerifiedLineUser {
   /** The LINE user id: the only claim we trust for identity. */
@@ -68,7 +69,7 @@ export function createIdTokenVerifier(opts: { apiBaseUrl: () => string; channelI
       throw new IdTokenRejected(err instanceof errors.JOSEError ? err.code : "invalid token");
     }
     const sub = payload.sub;
-    if (typeof sub !== "string" || !/^U[0-9a-f]{32}$/.test(sub)) throw new IdTokenRejected("sub is not a LINE user id");
+    if (!isLineUserId(sub)) throw new IdTokenRejected("sub is not a LINE user id");
     return { sub, name: typeof payload["name"] === "string" ? payload["name"] : undefined, exp: payload.exp! };
   };
 }

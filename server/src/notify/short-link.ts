@@ -4,6 +4,7 @@ import type { AppDeps } from "../app.ts";
 import { notFound } from "../lib/errors.ts";
 import { signViewToken } from "../lib/view-token.ts";
 import type { NextStep } from "./render.ts";
+import { isLineUserId } from "../lib/line-ids.ts";
 
 /**
  * The short next-step link in an SMS: `${PUBLIC_BASE_URL}/n/<code>`, `<code>` = the notification id's 16 bytes in
@@ -55,7 +56,7 @@ export function shortLinkRouter(deps: Pick<AppDeps, "db" | "clock" | "config">):
     const token = await signViewToken(deps.config.appSecret, { nid: id, type: step.type, id: step.id }, now);
     const path = `${step.type === "order" ? "orders" : "bills"}/${encodeURIComponent(step.id)}?t=${token}`;
     // Sandbox: the console links the SMS as /n/<code>?sandboxUser=<id>; the LIFF app needs that simulated user.
-    const user = typeof req.query["sandboxUser"] === "string" && /^U[0-9a-f]{32}$/.test(req.query["sandboxUser"]) ? req.query["sandboxUser"] : null;
+    const user = isLineUserId(req.query["sandboxUser"]) ? req.query["sandboxUser"] : null;
     const location = deps.config.sandbox
       ? `/liff/${path}${user ? `&sandboxUser=${user}` : ""}`
       : `https://liff.line.me/${deps.config.line.liffId}/${path}`;

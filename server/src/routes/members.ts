@@ -5,10 +5,11 @@ import { AppError, notFound } from "../lib/errors.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { getMember, upsertMember } from "../domain/members.ts";
 import { getLineUser } from "../domain/line-users.ts";
+import { lineUserIdSchema } from "../lib/line-ids.ts";
 
 export const idParam = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, "letters, digits and . _ : @ - only");
 const memberBody = z.object({ phone: z.string().min(1).max(40), name: z.string().max(100).optional() }).strict();
-const lineUserIdParam = z.string().regex(/^U[0-9a-f]{32}$/, "a LINE user id (U + 32 hex)");
+const lineUserIdParam = lineUserIdSchema;
 
 export function membersRouter(deps: AppDeps): Router {
   const r = Router();

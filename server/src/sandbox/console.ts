@@ -6,9 +6,10 @@ import type { Logger } from "../lib/logger.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { maskPhone } from "../lib/phone.ts";
-import type { SimUser, StartedLineEmulator } from "./emulator.ts";
+import type { SimUser, SimUserInput, StartedLineEmulator } from "./emulator.ts";
 import { renderInboxItem, renderSmsText } from "./render.ts";
 import { consolePage } from "./console-page.ts";
+import { lineUserIdSchema } from "../lib/line-ids.ts";
 
 export interface SandboxConsoleDeps {
   emulator: StartedLineEmulator;
@@ -17,7 +18,7 @@ export interface SandboxConsoleDeps {
   logger?: Logger;
 }
 
-const userIdParam = z.string().regex(/^U[0-9a-f]{32}$/, "a LINE user id (U + 32 hex)");
+const userIdParam = lineUserIdSchema;
 const createBody = z
   .object({
     phone: z.string().max(40).optional(),
@@ -29,6 +30,16 @@ const createBody = z
   })
   .strict();
 const patchBody = createBody.omit({ friend: true }).partial();
+/** A console body as emulator input. On create an empty phone means "no phone"; on edit it clears the phone. */
+function simUserInput(b: z.infer<typeof patchBody>, { emptyPhoneIsUnset }: { emptyPhoneIsUnset: boolean }): SimUserInput {
+  return {
+    ...(b.phone !== undefined && (b.phone || !emptyPhoneIsUnset) ? { phone: b.phone } : {}),
+    ...(b.displayName ? { displayName: b.displayName } : {}),
+    ...(b.blocked !== undefined ? { blocked: b.blocked } : {}),
+    ...(b.pnpConsent ? { pnpConsent: b.pnpConsent } : {}),
+    ...(b.lastSmsVerifiedAt !== undefined ? { lastSmsVerifiedAt: b.lastSmsVerifiedAt ? new Date(b.lastSmsVerifiedAt) : null } : {}),
+  };
+}
 const textBody = z.object({ text: z.string().min(1).max(5000) }).strict();
 const endpoint = z.enum(["push", "multicast", "pnp", "pnp_template", "followers", "*"]).optional();
 const faultsBody = z
@@ -135,13 +146,7 @@ export function sandboxConsoleRouter(deps: SandboxConsoleDeps): Router {
     const b = parseOr400(createBody, req.body);
     let u: SimUser;
     try {
-      u = emulator.createUser({
-        ...(b.phone ? { phone: b.phone } : {}),
-        ...(b.displayName ? { displayName: b.displayName } : {}),
-        ...(b.blocked !== undefined ? { blocked: b.blocked } : {}),
-        ...(b.pnpConsent ? { pnpConsent: b.pnpConsent } : {}),
-        ...(b.lastSmsVerifiedAt !== undefined ? { lastSmsVerifiedAt: b.lastSmsVerifiedAt ? new Date(b.lastSmsVerifiedAt) : null } : {}),
-      });
+      u = emulator.createUser(simUserInput(b, { emptyPhoneIsUnset: true }));
     } catch (err) {
       return asBadRequest(err);
     }
@@ -159,13 +164,7 @@ export function sandboxConsoleRouter(deps: SandboxConsoleDeps): Router {
     const u = mustUser(req.params.userId);
     const b = parseOr400(patchBody, req.body);
     try {
-      emulator.updateUser(u.userId, {
-        ...(b.phone !== undefined ? { phone: b.phone } : {}),
-        ...(b.displayName ? { displayName: b.displayName } : {}),
-        ...(b.blocked !== undefined ? { blocked: b.blocked } : {}),
-        ...(b.pnpConsent ? { pnpConsent: b.pnpConsent } : {}),
-        ...(b.lastSmsVerifiedAt !== undefined ? { lastSmsVerifiedAt: b.lastSmsVerifiedAt ? new Date(b.lastSmsVerifiedAt) : null } : {}),
-      });
+      emulator.updateUser(u.userId, simUserInput(b, { emptyPhoneIsUnset: false }));
     } catch (err) {
       return asBadRequest(err);
     }

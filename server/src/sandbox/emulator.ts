@@ -9,6 +9,7 @@ import type { Logger } from "../lib/logger.ts";
 import { normalizePhone, phoneHash } from "../lib/phone.ts";
 import { loadOpenApiValidators, type LineErrorDetail, type OperationValidator } from "./openapi.ts";
 import { validateTemplatePnp } from "./template-pnp.ts";
+import { isLineUserId } from "../lib/line-ids.ts";
 
 /*
  * A LINE Platform emulator: LINE's real paths at the root of its own port (the SDK drops path prefixes), the
@@ -318,7 +319,7 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
       }
     }
     const userId = input.userId ?? base?.userId ?? `U${randomBytes(16).toString("hex")}`;
-    if (!/^U[0-9a-f]{32}$/.test(userId)) throw new Error("userId: must be U followed by 32 lowercase hex digits");
+    if (!isLineUserId(userId)) throw new Error("userId: must be U followed by 32 lowercase hex digits");
     return {
       ...base,
       userId,

@@ -1,6 +1,5 @@
-import { sql } from "@oa-notify/db";
-import { toPgArray } from "./inbox.ts";
-import type { Tx } from "@oa-notify/db";
+import { pgArray, sql, type Tx } from "@oa-notify/db";
+import { isLineUserId } from "../lib/line-ids.ts";
 
 export interface EventContext {
   tx: Tx;
@@ -14,7 +13,7 @@ export type EventHandler = (ctx: EventContext) => Promise<void>;
 function userIdOf(event: Record<string, any>): string | null {
   if (event.source?.type !== "user") return null;
   const id = event.source.userId;
-  if (typeof id !== "string" || !/^U[0-9a-f]{32}$/.test(id)) throw new Error(`malformed ${event.type} event: bad source.userId`);
+  if (!isLineUserId(id)) throw new Error(`malformed ${event.type} event: bad source.userId`);
   return id;
 }
 
@@ -94,7 +93,7 @@ export const bulkTypes = new Set(["follow", "unfollow", "message", "postback"]);
 export function bulkable(e: { type: string; event: Record<string, any> }): boolean {
   if (!bulkTypes.has(e.type)) return false;
   if (e.event.source?.type !== "user") return true; // group/room: nothing to record
-  return typeof e.event.source.userId === "string" && /^U[0-9a-f]{32}$/.test(e.event.source.userId);
+  return isLineUserId(e.event.source.userId);
 }
 
 /**
@@ -117,7 +116,7 @@ export async function applyBulk(tx: Tx, events: BulkEvent[]): Promise<void> {
   const userIds = [...new Set(userEvents.map((e) => e.event.source.userId as string))];
   const current = (await tx.execute(sql`
     select user_id, friend, is_unblocked, followed_at, unfollowed_at, state_event_at, last_message_at from line_users
-    where user_id = any(${toPgArray(userIds)}::text[]) for update`)) as unknown as {
+    where user_id = any(${pgArray(userIds)}::text[]) for update`)) as unknown as {
     rows: { user_id: string; friend: boolean; is_unblocked: boolean | null; followed_at: unknown; unfollowed_at: unknown; state_event_at: unknown; last_message_at: unknown }[];
   };
   const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
@@ -162,10 +161,10 @@ export async function applyBulk(tx: Tx, events: BulkEvent[]): Promise<void> {
   await tx.execute(sql`
     insert into line_users (user_id, friend, is_unblocked, followed_at, unfollowed_at, state_event_at, state_source, last_message_at, updated_at)
     select user_id, friend, is_unblocked, followed_at, unfollowed_at, state_event_at, case when changed then 'webhook' end, last_message_at, now()
-    from unnest(${toPgArray(rows.map(([u]) => u))}::text[], ${toPgArray(col((s) => bool(s.friend)))}::boolean[],
-      ${toPgArray(col((s) => bool(s.isUnblocked)))}::boolean[], ${toPgArray(col((s) => s.followedAt))}::timestamptz[],
-      ${toPgArray(col((s) => s.unfollowedAt))}::timestamptz[], ${toPgArray(col((s) => s.stateEventAt))}::timestamptz[],
-      ${toPgArray(col((s) => bool(s.stateChanged)))}::boolean[], ${toPgArray(col((s) => s.lastMessageAt))}::timestamptz[])
+    from unnest(${pgArray(rows.map(([u]) => u))}::text[], ${pgArray(col((s) => bool(s.friend)))}::boolean[],
+      ${pgArray(col((s) => bool(s.isUnblocked)))}::boolean[], ${pgArray(col((s) => s.followedAt))}::timestamptz[],
+      ${pgArray(col((s) => s.unfollowedAt))}::timestamptz[], ${pgArray(col((s) => s.stateEventAt))}::timestamptz[],
+      ${pgArray(col((s) => bool(s.stateChanged)))}::boolean[], ${pgArray(col((s) => s.lastMessageAt))}::timestamptz[])
       as t(user_id, friend, is_unblocked, followed_at, unfollowed_at, state_event_at, changed, last_message_at)
     on conflict (user_id) do update set
       friend = case when (line_users.state_event_at is null or excluded.state_event_at >= line_users.state_event_at) then excluded.friend else line_users.friend end,
@@ -180,12 +179,12 @@ export async function applyBulk(tx: Tx, events: BulkEvent[]): Promise<void> {
     // As one by one: a prompt converts at the first follow (in event order) that came after it.
     await tx.execute(sql`
       with f as (
-        select * from unnest(${toPgArray(follows.map((f) => f.userId))}::text[], ${toPgArray(follows.map((f) => f.at))}::timestamptz[],
-          ${toPgArray(follows.map((f) => String(f.ord)))}::int[]) as t(user_id, at, ord)
+        select * from unnest(${pgArray(follows.map((f) => f.userId))}::text[], ${pgArray(follows.map((f) => f.at))}::timestamptz[],
+          ${pgArray(follows.map((f) => String(f.ord)))}::int[]) as t(user_id, at, ord)
       )
       update friend_prompts fp set converted_at = (
         select f.at from f where f.user_id = fp.line_user_id and f.at >= fp.prompted_at order by f.ord limit 1)
-      where fp.converted_at is null and fp.line_user_id = any(${toPgArray([...new Set(follows.map((f) => f.userId))])}::text[])
+      where fp.converted_at is null and fp.line_user_id = any(${pgArray([...new Set(follows.map((f) => f.userId))])}::text[])
         and exists (select 1 from f where f.user_id = fp.line_user_id and f.at >= fp.prompted_at)`);
   }
 }

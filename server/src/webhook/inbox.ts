@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Database } from "@oa-notify/db";
+import { pgArray, type Database } from "@oa-notify/db";
 
 export interface InboxEvent {
   webhookEventId: string;
@@ -75,10 +75,10 @@ export class InboxWriter {
       const inserted = await this.database.exec<{ id: string | number; webhook_event_id: string }>(
         INSERT_EVENTS,
         [
-          toPgArray(rows.map((e) => e.webhookEventId)),
-          toPgArray(rows.map((e) => e.type)),
-          toPgArray(rows.map((e) => (e.timestamp === null ? null : new Date(e.timestamp).toISOString()))),
-          toPgArray(rows.map((e) => JSON.stringify(e.raw))),
+          pgArray(rows.map((e) => e.webhookEventId)),
+          pgArray(rows.map((e) => e.type)),
+          pgArray(rows.map((e) => (e.timestamp === null ? null : new Date(e.timestamp).toISOString()))),
+          pgArray(rows.map((e) => JSON.stringify(e.raw))),
         ],
         "oa_inbox_insert",
       );
@@ -97,7 +97,3 @@ export class InboxWriter {
   }
 }
 
-/** A PostgreSQL array literal; both drivers pass it as one text parameter. */
-export function toPgArray(values: (string | null)[]): string {
-  return `{${values.map((v) => (v === null ? "NULL" : `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`)).join(",")}}`;
-}

@@ -1,5 +1,4 @@
-import { sql } from "@oa-notify/db";
-import type { Database } from "@oa-notify/db";
+import { pgArray, sql, type Database } from "@oa-notify/db";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { applyBulk, bulkable, defaultHandlers, type EventHandler } from "./handlers.ts";
@@ -91,7 +90,7 @@ export class WebhookProcessor {
           for (const it of items) if (it.handler && !bulk.has(it)) await it.handler({ tx: sp, event: it.event, at: it.at });
         });
         await tx.execute(sql`update webhook_events set processed_at = now(), attempts = attempts + 1, last_error = null
-          where id = any(${`{${items.map((i) => i.id).join(",")}}`}::bigint[])`);
+          where id = any(${pgArray(items.map((i) => String(i.id)))}::bigint[])`);
         for (const it of items) this.metrics?.webhookProcessed.inc({ type: it.handler ? it.type : "unknown", outcome: it.handler ? "ok" : "ignored" });
         return items.length;
       } catch {

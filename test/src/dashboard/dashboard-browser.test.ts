@@ -10,7 +10,6 @@ import type { ServerProcess } from "../helpers/process.ts";
  * PNP to the demo non-friend, SMS to the number LINE does not know); the operator opens /dashboard, types the key,
  * and sees the funnel, channels, NT$ and friends; then asks why demo-no-line got an SMS (PNP first, LINE answered 422, so the SMS went at once).
  */
-const artifacts = artifactsDir;
 const API_KEY = "sandbox-key";
 noteSkipped("dashboard browser test");
 
@@ -122,7 +121,7 @@ describe.skipIf(!hasChromium)("operator dashboard in chromium", () => {
       await page.locator("#status", { hasText: "已更新" }).waitFor();
       expect(await cell("accepted")).toBe("3");
 
-      await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+      await page.screenshot({ path: join(artifactsDir, "dashboard.png"), fullPage: true });
       // The one 401 is the wrong key above (chromium logs every failed fetch); nothing else, no CSP violation.
       expect(problems).toEqual(["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]);
     } finally {

@@ -10,7 +10,6 @@ import { randomTwPhone } from "./helpers.ts";
  * process): a developer creates a simulated LINE user, clicks "follow", and the product's own API then lists them
  * as a friend (emulator → signed follow webhook → /webhook → line_users).
  */
-const artifacts = artifactsDir;
 const API_KEY = "sandbox-key";
 
 noteSkipped("sandbox console browser test");
@@ -119,7 +118,7 @@ describe.skipIf(!hasChromium)("sandbox console in chromium", () => {
 
       // The webhook log shows the follow our /webhook accepted.
       await page.locator("#webhook-rows tr", { hasText: "follow" }).first().waitFor();
-      await page.screenshot({ path: join(artifacts, "sandbox-console.png"), fullPage: true });
+      await page.screenshot({ path: join(artifactsDir, "sandbox-console.png"), fullPage: true });
       expect(problems).toEqual([]);
     } finally {
       await ctx.close();
