@@ -4,40 +4,23 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import helmet from "helmet";
 import { rateLimit } from "express-rate-limit";
 import { pinoHttp } from "pino-http";
-import type { Database } from "@oa-notify/db";
-import type { Config } from "./env.ts";
-import type { Clock } from "./lib/clock.ts";
-import type { Logger } from "./lib/logger.ts";
+import type { AppDeps } from "./deps.ts";
 import { createMetrics, type Metrics } from "./lib/metrics.ts";
 import { AppError } from "./lib/errors.ts";
 import { createApiKeyMatcher } from "./lib/api-keys.ts";
-import type { LineApi } from "./line/client.ts";
-import type { SmsProvider } from "./sms/types.ts";
 import { InboxWriter } from "./webhook/inbox.ts";
 import { WebhookProcessor } from "./webhook/processor.ts";
 import type { EventHandler } from "./webhook/handlers.ts";
 import { createWebhookHandler, isWebhookRequest } from "./webhook/route.ts";
-import { membersRouter } from "./routes/members.ts";
-import { nextStepRouter } from "./routes/next-step.ts";
-import { notificationsBatchRouter, notificationsRouter } from "./routes/notifications.ts";
-import { statsRouter } from "./routes/stats.ts";
+import { membersRouter } from "./members/router.ts";
+import { recordsRouter } from "./liff/records.ts";
+import { notificationsBatchRouter, notificationsRouter } from "./notify/router.ts";
+import { statsRouter } from "./dashboard/stats.ts";
 import { deliveryEventHandler } from "./notify/delivery.ts";
 import { shortLinkRouter } from "./notify/short-link.ts";
 import { liffApiRouter, liffConfigHandler } from "./liff/router.ts";
 import { liffStaticRouter } from "./liff/static.ts";
 import { dashboardRouter } from "./dashboard/router.ts";
-
-export interface AppDeps {
-  db: Database;
-  line: LineApi;
-  sms: SmsProvider;
-  clock: Clock;
-  logger: Logger;
-  config: Config;
-  metrics?: Metrics;
-  /** sandbox mode only: the console at /sandbox and its JSON API (server/src/sandbox/console.ts) */
-  sandboxConsole?: RequestHandler;
-}
 
 /** Background parts the app owns; main.ts starts and stops them, tests await them. */
 export interface AppServices {
@@ -46,7 +29,12 @@ export interface AppServices {
   processor: WebhookProcessor;
 }
 
-export type App = Express & { services: AppServices };
+/**
+ * The app is a plain node request listener: `POST /webhook` goes to the webhook handler (raw bytes, no express; see
+ * webhook/route.ts and docs/decisions/0001-webhook-outside-express.md), everything else to the express app.
+ * `http.createServer(app)` and supertest take it as they take an express app.
+ */
+export type App = ((req: IncomingMessage, res: ServerResponse) => void) & { services: AppServices; express: Express };
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -59,7 +47,7 @@ declare global {
 
 export function createApp(deps: AppDeps): App {
   const metrics = deps.metrics ?? createMetrics();
-  const app = express() as App;
+  const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", "loopback");
 
@@ -67,16 +55,8 @@ export function createApp(deps: AppDeps): App {
   eventHandlers.delivery = deliveryEventHandler;
   const inbox = new InboxWriter(deps.db);
   const processor = new WebhookProcessor(deps.db, deps.logger, metrics, eventHandlers);
-  app.services = { metrics, inbox, processor };
-
-  // LINE's webhook is handled before express sees the request (see webhook/route.ts): it needs the raw bytes for
-  // the signature, and it is the hottest path. Overriding app.handle covers every way the app is served
-  // (http.createServer(app), app.listen, supertest), since express's app function delegates to it.
+  const services: AppServices = { metrics, inbox, processor };
   const webhook = createWebhookHandler({ channelSecret: deps.config.line.channelSecret, inbox, processor, metrics, logger: deps.logger });
-  type Handle = (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
-  const internal = app as unknown as { handle: Handle };
-  const expressHandle = internal.handle.bind(app);
-  internal.handle = (req, res, next) => (isWebhookRequest(req) ? webhook(req, res) : expressHandle(req, res, next));
 
   app.use(
     pinoHttp({
@@ -146,7 +126,7 @@ export function createApp(deps: AppDeps): App {
   api.use(notificationsRouter(deps));
   api.use(statsRouter(deps));
   api.use(membersRouter(deps));
-  api.use(nextStepRouter(deps));
+  api.use(recordsRouter(deps));
   app.use("/api/v1", api);
 
   // The surfaces customers' phones reach without an API key get a per-IP limit (in memory, per process): enough to
@@ -174,7 +154,9 @@ export function createApp(deps: AppDeps): App {
 
   app.use((req, _res, next) => next(new AppError("not_found", `no route for ${req.method} ${req.path}`)));
   app.use(errorHandler(metrics));
-  return app;
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => (isWebhookRequest(req) ? webhook(req, res) : app(req, res));
+  return Object.assign(listener, { services, express: app });
 }
 
 function errorHandler(metrics: Metrics): ErrorRequestHandler {

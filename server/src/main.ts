@@ -4,8 +4,8 @@ import { configFromProcess } from "./env.ts";
 import { createLogger } from "./lib/logger.ts";
 import { systemClock } from "./lib/clock.ts";
 import { createApp } from "./app.ts";
-import { createLineApi } from "./line/client.ts";
-import { createSmsProvider } from "./sms/index.ts";
+import { createLineApi } from "./lib/line/client.ts";
+import { createSmsProvider } from "./lib/sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
 import { sandboxBanner, seedSandbox, startSandbox } from "./sandbox/runtime.ts";
 

@@ -2,8 +2,8 @@ import { createDb } from "@oa-notify/db";
 import { configFromProcess } from "./env.ts";
 import { createLogger } from "./lib/logger.ts";
 import { systemClock } from "./lib/clock.ts";
-import { createLineApi } from "./line/client.ts";
-import { createSmsProvider } from "./sms/index.ts";
+import { createLineApi } from "./lib/line/client.ts";
+import { createSmsProvider } from "./lib/sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
 
 /**

@@ -16,7 +16,7 @@ import { createDb } from "@oa-notify/db";
 import { createLineApi, createLogger, loadConfig, systemClock } from "@oa-notify/server";
 import { createNotifyWorker } from "@oa-notify/server/notify/worker.ts";
 import { ingestNotifications, type IngestItem } from "@oa-notify/server/notify/ingest.ts";
-import { createLogSmsProvider } from "@oa-notify/server/sms/log.ts";
+import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
 
 const BASE_URL = process.env["DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/test";
 const TOTAL = Number(process.env["BENCH_NOTIFY_TOTAL"] ?? 1_000_000);

@@ -1,9 +1,9 @@
 // What the benchmark servers share: our createApp() on PostgreSQL with production-like deps (no LINE calls, the log
 // SMS sink, warn-level logs), listening on a free loopback port that is reported to the parent process.
-import type { Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createDb } from "@oa-notify/db";
 import { createApp, loadConfig, createLineApi, createLogger, systemClock, type App } from "@oa-notify/server";
-import { createLogSmsProvider } from "@oa-notify/server/sms/log.ts";
+import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
 
 export async function benchApp(dbUrl: string | undefined, env: Record<string, string>, poolSize = 10): Promise<App> {
   const db = await createDb({ url: dbUrl, poolSize });
@@ -18,8 +18,8 @@ export async function benchApp(dbUrl: string | undefined, env: Record<string, st
 }
 
 /** Listens on 127.0.0.1:0 and tells the parent (fork IPC) which port it got. */
-export function listenAndReport(app: { listen: App["listen"] }): Server {
-  const server = app.listen(0, "127.0.0.1", () => {
+export function listenAndReport(app: (req: IncomingMessage, res: ServerResponse) => void): Server {
+  const server = createServer(app).listen(0, "127.0.0.1", () => {
     const a = server.address();
     process.send?.({ port: typeof a === "object" && a ? a.port : 0 });
   });

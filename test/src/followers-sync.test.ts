@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import request from "supertest";
-import { syncFollowers } from "@oa-notify/server/followers-sync.ts";
+import { syncFollowers } from "@oa-notify/server/members/followers-sync.ts";
 import { createLineApi } from "@oa-notify/server";
 import { buildTestApp, auth, sign, type TestContext } from "./helpers/app.ts";
 import { lineUserId, unfollowEvent, webhookBody } from "./helpers/events.ts";

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
 import type { Clock } from "../lib/clock.ts";
-import { isLineUserId } from "../lib/line-ids.ts";
+import { isLineUserId } from "../lib/ids.ts";
 
 export interface VerifiedLineUser {
   /** The LINE user id: the only claim we trust for identity. */

@@ -1,12 +1,12 @@
 import express, { Router, type RequestHandler } from "express";
 import { z } from "zod";
 import { sql } from "@oa-notify/db";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { maskPhone, normalizePhone, phoneHash } from "../lib/phone.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { verifyViewToken } from "../lib/view-token.ts";
-import { idParam } from "../routes/members.ts";
+import { externalId } from "../lib/ids.ts";
 import {
   bindMember,
   checkOtp,
@@ -16,8 +16,8 @@ import {
   requestOtp,
   unbindLineUser,
   verifyBindingToken,
-} from "./binding.ts";
-import { isKnownNoticeVersion, CURRENT_CONSENT_NOTICE_VERSION } from "./consent.ts";
+} from "../members/binding.ts";
+import { isKnownNoticeVersion, CURRENT_CONSENT_NOTICE_VERSION } from "../members/consent.ts";
 import { createIdTokenVerifier, IdTokenRejected, JwksUnavailable } from "./id-token.ts";
 import { readNextStep, type NextStepType } from "./next-step.ts";
 
@@ -61,7 +61,7 @@ export function liffConfigHandler(deps: AppDeps): RequestHandler {
 
 export function liffApiRouter(deps: AppDeps): Router {
   const { db, clock, config } = deps;
-  const verify = createIdTokenVerifier({ apiBaseUrl: () => config.line.apiBaseUrl, channelId: () => config.line.loginChannelId, clock });
+  const verify = createIdTokenVerifier({ apiBaseUrl: () => deps.line.baseUrl, channelId: () => config.line.loginChannelId, clock });
   const r = Router();
   r.use((_req, res, next) => {
     res.set("cache-control", "no-store");
@@ -169,7 +169,7 @@ export function liffApiRouter(deps: AppDeps): Router {
   });
 
   const nextStep = (type: NextStepType): RequestHandler => async (req, res) => {
-    const parsedId = idParam.safeParse(req.params["id"]);
+    const parsedId = externalId.safeParse(req.params["id"]);
     const q = viewQuery.safeParse(req.query);
     // A malformed id or token is answered like a missing record: the page never learns what exists.
     const found = parsedId.success && q.success

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { externalId } from "../lib/ids.ts";
 
 /** product.md §3: the seed's approved PNP use cases. Anything else may go to friends (push) only. */
 export const APPROVED_SCENARIOS = new Set([
@@ -37,7 +38,6 @@ export const PNP_WINDOW_SECONDS = 24 * 3600;
 const TEXT_LIMIT = 5000;
 const PNP_FORBIDDEN_TYPES = new Set(["image", "video", "audio"]);
 
-const idString = z.string().min(1).max(128).regex(/^[A-Za-z0-9._:@-]+$/, "letters, digits and . _ : @ - only");
 
 const message = z
   .looseObject({ type: z.string().min(1).max(40) })
@@ -82,14 +82,14 @@ const template = z
 
 export const notificationInput = z
   .object({
-    memberId: idString.optional(),
+    memberId: externalId.optional(),
     phone: z.string().min(1).max(40).optional(),
     scenario: z.string().min(1).max(64).regex(/^[a-z0-9_]+$/, "lowercase letters, digits and _ only"),
     urgency: z.enum(URGENCIES),
     messages: z.array(message).min(1).max(5).optional(),
     template: template.optional(),
     text: z.string().min(1).max(TEXT_LIMIT).optional(),
-    nextStep: z.object({ type: z.enum(["order", "bill"]), id: idString }).strict().optional(),
+    nextStep: z.object({ type: z.enum(["order", "bill"]), id: externalId }).strict().optional(),
     sms: z
       .object({ text: z.string().min(1).max(1000).optional(), afterSeconds: z.number().int().min(0).max(PNP_WINDOW_SECONDS).optional() })
       .strict()

@@ -1,6 +1,6 @@
 import type { messagingApi } from "@line/bot-sdk";
 import { signViewToken } from "../lib/view-token.ts";
-import type { PnpTemplate } from "../line/send.ts";
+import type { PnpTemplate } from "../lib/line/calls.ts";
 import { isPnpAllowedMessage } from "./input.ts";
 import { shortLink } from "./short-link.ts";
 

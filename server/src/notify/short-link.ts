@@ -1,10 +1,10 @@
 import { Router } from "express";
 import { sql } from "@oa-notify/db";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { notFound } from "../lib/errors.ts";
 import { signViewToken } from "../lib/view-token.ts";
 import type { NextStep } from "./render.ts";
-import { isLineUserId } from "../lib/line-ids.ts";
+import { isLineUserId } from "../lib/ids.ts";
 
 /**
  * The short next-step link in an SMS: `${PUBLIC_BASE_URL}/n/<code>`, `<code>` = the notification id's 16 bytes in

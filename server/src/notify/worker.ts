@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { sql, type SQL } from "@oa-notify/db";
-import { isMonthlyLimit, pushMessage, pushPnpMessages, pushPnpTemplate, type LineCallResult } from "../line/send.ts";
-import { SmsRejectedError, SmsRetryableError } from "../sms/types.ts";
+import { isMonthlyLimit, pushMessage, pushPnpMessages, pushPnpTemplate, type LineCallResult } from "../lib/line/calls.ts";
+import { SmsRejectedError, SmsRetryableError } from "../lib/sms/types.ts";
 import { applyDelivery, deliveryTagFor } from "./delivery.ts";
 import { GroupWriter } from "./group-writer.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
 import { lineMessages, smsText, type NextStep, type RenderConfig, type StoredContent } from "./render.ts";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { decideRoute, smsAllowed, type Channel, type RouteDecision } from "./route.ts";
 import { TokenBucket } from "./token-bucket.ts";
 

@@ -9,7 +9,7 @@ import { maskPhone } from "../lib/phone.ts";
 import type { SimUser, SimUserInput, StartedLineEmulator } from "./emulator.ts";
 import { renderInboxItem, renderSmsText } from "./render.ts";
 import { consolePage } from "./console-page.ts";
-import { lineUserIdSchema } from "../lib/line-ids.ts";
+import { lineUserIdSchema } from "../lib/ids.ts";
 
 export interface SandboxConsoleDeps {
   emulator: StartedLineEmulator;

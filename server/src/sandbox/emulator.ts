@@ -9,7 +9,7 @@ import type { Logger } from "../lib/logger.ts";
 import { normalizePhone, phoneHash } from "../lib/phone.ts";
 import { loadOpenApiValidators, type LineErrorDetail, type OperationValidator } from "./openapi.ts";
 import { validateTemplatePnp } from "./template-pnp.ts";
-import { isLineUserId } from "../lib/line-ids.ts";
+import { isLineUserId } from "../lib/ids.ts";
 
 /*
  * A LINE Platform emulator: LINE's real paths at the root of its own port (the SDK drops path prefixes), the

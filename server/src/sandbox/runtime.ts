@@ -5,8 +5,8 @@ import type { Database } from "@oa-notify/db";
 import type { Config } from "../env.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
-import { createLogSmsProvider } from "../sms/log.ts";
-import type { SmsProvider } from "../sms/types.ts";
+import { createLogSmsProvider } from "../lib/sms/log.ts";
+import type { SmsProvider } from "../lib/sms/types.ts";
 import { startLineEmulator, type StartedLineEmulator } from "./emulator.ts";
 import { sandboxConsoleRouter } from "./console.ts";
 

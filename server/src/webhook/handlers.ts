@@ -1,5 +1,5 @@
 import { pgArray, sql, type Tx } from "@oa-notify/db";
-import { isLineUserId } from "../lib/line-ids.ts";
+import { isLineUserId } from "../lib/ids.ts";
 
 export interface EventContext {
   tx: Tx;

@@ -4,7 +4,7 @@ import type { Server } from "node:http";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseArgs, runStatsCli, taipeiPeriod } from "@oa-notify/server/dashboard/cli.ts";
-import { TEST_API_KEY } from "../helpers/app.ts";
+import { listen, TEST_API_KEY } from "../helpers/app.ts";
 import { serverDir } from "../helpers/process.ts";
 import { notifyHarness, text, type NotifyHarness } from "../notify/harness.ts";
 
@@ -13,9 +13,7 @@ let server: Server;
 let url: string;
 beforeAll(async () => {
   h = await notifyHarness();
-  server = await new Promise((resolve) => {
-    const s = h.t.app.listen(0, "127.0.0.1", () => resolve(s));
-  });
+  server = await listen(h.t.app);
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {

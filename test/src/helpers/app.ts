@@ -1,8 +1,9 @@
 import { createHmac } from "node:crypto";
+import { createServer, type Server } from "node:http";
 import { Writable } from "node:stream";
 import { createApp, loadConfig, ManualClock, createLogger, createLineApi, type App, type Config } from "@oa-notify/server";
-import { createLogSmsProvider } from "@oa-notify/server/sms/log.ts";
-import type { SmsProvider } from "@oa-notify/server/sms/types.ts";
+import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
+import type { SmsProvider } from "@oa-notify/server/lib/sms/types.ts";
 import { createTestDb, type TestDb } from "./db.ts";
 
 export const TEST_SECRET = "test-channel-secret";
@@ -73,3 +74,10 @@ export function sign(body: string | Buffer, secret = TEST_SECRET): string {
 }
 
 export const auth = (key = TEST_API_KEY) => ({ Authorization: `Bearer ${key}` });
+
+/** Serves an app on a free loopback port (for clients that need a real URL: the emulator's webhooks, CLIs). */
+export function listen(app: App): Promise<Server> {
+  return new Promise((resolve) => {
+    const s = createServer(app).listen(0, "127.0.0.1", () => resolve(s));
+  });
+}

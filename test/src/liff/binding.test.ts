@@ -3,7 +3,7 @@ import request from "supertest";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { sql } from "@oa-notify/db";
-import { CONSENT_NOTICE_VERSIONS } from "@oa-notify/server/liff/consent.ts";
+import { CONSENT_NOTICE_VERSIONS } from "@oa-notify/server/members/consent.ts";
 import { auth } from "../helpers/app.ts";
 import {
   bearer, bindByLink, bindingLink, buildLiffTestApp, CONSENT, createMember, lineUser, randomPhone, rid, type LiffTestContext,

@@ -6,9 +6,9 @@ import { sql } from "@oa-notify/db";
 import { createLineApi, createLogger } from "@oa-notify/server";
 import { startLineEmulator, type StartedLineEmulator, type SimUserInput } from "@oa-notify/server/sandbox/emulator.ts";
 import { createNotifyWorker, type NotifyWorker, type NotifyWorkerOptions } from "@oa-notify/server/notify/worker.ts";
-import { createLogSmsProvider } from "@oa-notify/server/sms/log.ts";
-import type { SmsProvider } from "@oa-notify/server/sms/types.ts";
-import { auth, buildTestApp, TEST_SECRET, type TestContext } from "../helpers/app.ts";
+import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
+import type { SmsProvider } from "@oa-notify/server/lib/sms/types.ts";
+import { auth, buildTestApp, listen, TEST_SECRET, type TestContext } from "../helpers/app.ts";
 import type { TestDb } from "../helpers/db.ts";
 
 export const ACCESS_TOKEN = "test-access-token";
@@ -46,9 +46,7 @@ export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyW
     clock: t.clock,
     deliveryDelayMs: 60_000, // tests release deliveries explicitly with flushDeliveries()
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = t.app.listen(0, "127.0.0.1", () => resolve(s));
-  });
+  const server: Server = await listen(t.app);
   emulator.setWebhookUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`);
   const line = createLineApi({ baseUrl: emulator.url, channelAccessToken: ACCESS_TOKEN });
   const sms = createLogSmsProvider((m) => emulator.recordSms(m));

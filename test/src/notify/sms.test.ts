@@ -2,9 +2,9 @@ import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHttpSmsProvider } from "@oa-notify/server/sms/http.ts";
-import { createMitakeSmsProvider, mitakeNumber, parseMitakeResponse } from "@oa-notify/server/sms/mitake.ts";
-import { SmsRejectedError, SmsRetryableError } from "@oa-notify/server/sms/types.ts";
+import { createHttpSmsProvider } from "@oa-notify/server/lib/sms/http.ts";
+import { createMitakeSmsProvider, mitakeNumber, parseMitakeResponse } from "@oa-notify/server/lib/sms/mitake.ts";
+import { SmsRejectedError, SmsRetryableError } from "@oa-notify/server/lib/sms/types.ts";
 import { notifyHarness, text, MIN, type NotifyHarness } from "./harness.ts";
 
 /** A real HTTP SMS gateway on loopback whose answers the test scripts. */

@@ -1,5 +1,5 @@
-import type { Config } from "../env.ts";
-import type { Logger } from "../lib/logger.ts";
+import type { Config } from "../../env.ts";
+import type { Logger } from "../logger.ts";
 import { createLogSmsProvider } from "./log.ts";
 import { createHttpSmsProvider } from "./http.ts";
 import { createMitakeSmsProvider } from "./mitake.ts";

@@ -4,7 +4,7 @@ import { sql, type Db, type DbOrTx, type Tx } from "@oa-notify/db";
 import type { Clock } from "../lib/clock.ts";
 import { AppError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
-import type { SmsProvider } from "../sms/types.ts";
+import type { SmsProvider } from "../lib/sms/types.ts";
 import { CONSENT_PURPOSE } from "./consent.ts";
 
 type Rows<T> = { rows: T[] };

@@ -1,11 +1,10 @@
 import { Router } from "express";
 import { z } from "zod";
 import { sql } from "@oa-notify/db";
-import type { AppDeps } from "../app.ts";
-import { AppError, notFound } from "../lib/errors.ts";
+import type { AppDeps } from "../deps.ts";
+import { AppError } from "../lib/errors.ts";
 import { parseOr400 } from "../lib/validate.ts";
-import { createBindingLink } from "../liff/binding.ts";
-import { idParam } from "./members.ts";
+import { externalId } from "../lib/ids.ts";
 
 // NT$ with at most 2 decimals (numeric(12,2)); money arrives as a JSON number, never a float we round silently.
 const twd = z
@@ -20,7 +19,7 @@ const detail = z.record(z.string(), z.unknown()).optional();
 
 const orderBody = z
   .object({
-    memberId: idParam,
+    memberId: externalId,
     status: z.enum(["pending", "paid", "processing", "shipped", "delivered", "ready_for_pickup", "cancelled", "returned"]),
     items: z
       .array(z.object({ name: z.string().min(1).max(200), quantity: z.number().int().positive().max(100_000), unitPriceTwd: twd }).strict())
@@ -36,7 +35,7 @@ const orderBody = z
 
 const billBody = z
   .object({
-    memberId: idParam,
+    memberId: externalId,
     status: z.enum(["unpaid", "paid", "overdue", "cancelled"]),
     amountTwd: twd,
     period: z.string().min(1).max(40).optional(),
@@ -48,18 +47,18 @@ const billBody = z
   })
   .strict();
 
-const memberExists = async (deps: AppDeps, memberId: string) =>
+export const memberExists = async (deps: AppDeps, memberId: string) =>
   (await deps.db.query(sql`select 1 from members where member_id = ${memberId}`)).length > 0;
 const unknownMember = () =>
   new AppError("unprocessable", "body.memberId: no such member (PUT /api/v1/members/:memberId first)", [{ field: "body.memberId", message: "no such member" }]);
 const jsonOrNull = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
-/** Backend API: next-step data (orders, bills) and binding links. Mounted under /api/v1 behind the API key. */
-export function nextStepRouter(deps: AppDeps): Router {
+/** Backend API: next-step data (orders, bills) that the LIFF pages show. Mounted under /api/v1 behind the API key. */
+export function recordsRouter(deps: AppDeps): Router {
   const r = Router();
 
   r.put("/orders/:orderId", async (req, res) => {
-    const orderId = parseOr400(idParam, req.params.orderId, "params.orderId");
+    const orderId = parseOr400(externalId, req.params.orderId, "params.orderId");
     const b = parseOr400(orderBody, req.body);
     if (!(await memberExists(deps, b.memberId))) throw unknownMember();
     const now = deps.clock.now().toISOString();
@@ -78,7 +77,7 @@ export function nextStepRouter(deps: AppDeps): Router {
   });
 
   r.put("/bills/:billId", async (req, res) => {
-    const billId = parseOr400(idParam, req.params.billId, "params.billId");
+    const billId = parseOr400(externalId, req.params.billId, "params.billId");
     const b = parseOr400(billBody, req.body);
     if (!(await memberExists(deps, b.memberId))) throw unknownMember();
     const now = deps.clock.now().toISOString();
@@ -94,14 +93,6 @@ export function nextStepRouter(deps: AppDeps): Router {
     const created = Boolean(rows[0]?.created);
     req.log.info({ billId, memberId: b.memberId, created }, "bill upserted");
     res.status(created ? 201 : 200).json({ billId, ...b });
-  });
-
-  r.post("/members/:memberId/binding-links", async (req, res) => {
-    const memberId = parseOr400(idParam, req.params.memberId, "params.memberId");
-    if (!(await memberExists(deps, memberId))) throw notFound("member");
-    const link = await createBindingLink({ db: deps.db.db, clock: deps.clock, appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, memberId });
-    req.log.info({ memberId, expiresAt: link.expiresAt }, "binding link created");
-    res.status(201).json(link);
   });
 
   return r;

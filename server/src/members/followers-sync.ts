@@ -1,10 +1,10 @@
 import { HTTPFetchError } from "@line/bot-sdk";
 import { createDb, type Database } from "@oa-notify/db";
-import { configFromProcess } from "./env.ts";
-import { createLineApi, type LineApi } from "./line/client.ts";
-import { markFollowers } from "./domain/line-users.ts";
-import type { Clock } from "./lib/clock.ts";
-import { systemClock } from "./lib/clock.ts";
+import { configFromProcess } from "../env.ts";
+import { createLineApi, type LineApi } from "../lib/line/client.ts";
+import { markFollowers } from "./line-users.ts";
+import type { Clock } from "../lib/clock.ts";
+import { systemClock } from "../lib/clock.ts";
 
 export class FollowersSyncError extends Error {}
 

@@ -3,13 +3,13 @@ import { Router, type Request } from "express";
 import JSONParser from "@streamparser/json/jsonparser.js";
 import { sql } from "@oa-notify/db";
 import { z } from "zod";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { maskPhone } from "../lib/phone.ts";
 import { parseOr400 } from "../lib/validate.ts";
-import { requestHash, validateItem } from "../notify/input.ts";
-import { ingestNotifications, type IngestItem, type IngestResult } from "../notify/ingest.ts";
-import { cancelNotification } from "../notify/cancel.ts";
+import { requestHash, validateItem } from "./input.ts";
+import { ingestNotifications, type IngestItem, type IngestResult } from "./ingest.ts";
+import { cancelNotification } from "./cancel.ts";
 
 export const MAX_BATCH_ITEMS = 10_000;
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;

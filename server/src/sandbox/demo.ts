@@ -6,7 +6,7 @@
  * Add a route by appending to `ROUTES` below.
  */
 import { randomBytes } from "node:crypto";
-import { configFromProcess } from "./env.ts";
+import { configFromProcess } from "../env.ts";
 
 const config = configFromProcess();
 const base = config.publicBaseUrl;

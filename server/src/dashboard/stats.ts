@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { sql } from "@oa-notify/db";
 import { z } from "zod";
-import type { AppDeps } from "../app.ts";
+import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
 import { parseOr400 } from "../lib/validate.ts";
 

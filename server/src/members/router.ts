@@ -1,0 +1,44 @@
+import { Router } from "express";
+import { z } from "zod";
+import { sql } from "@oa-notify/db";
+import type { AppDeps } from "../deps.ts";
+import { notFound } from "../lib/errors.ts";
+import { externalId, lineUserIdSchema } from "../lib/ids.ts";
+import { parseOr400 } from "../lib/validate.ts";
+import { createBindingLink } from "./binding.ts";
+import { getLineUser } from "./line-users.ts";
+import { getMember, upsertMember } from "./members.ts";
+
+const memberBody = z.object({ phone: z.string().min(1).max(40), name: z.string().max(100).optional() }).strict();
+
+/** Backend API for members, their binding links and LINE users. Mounted under /api/v1 behind the API key. */
+export function membersRouter(deps: AppDeps): Router {
+  const r = Router();
+  r.put("/members/:memberId", async (req, res) => {
+    const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
+    const input = parseOr400(memberBody, req.body);
+    const { member, created } = await upsertMember({ db: deps.db.db, clock: deps.clock, memberId, input });
+    req.log.info({ memberId, phoneLast3: member.phone?.slice(-3), created }, "member upserted");
+    res.status(created ? 201 : 200).json(member);
+  });
+  r.get("/members/:memberId", async (req, res) => {
+    const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
+    const member = await getMember({ db: deps.db.db, memberId });
+    if (!member) throw notFound("member");
+    res.json({ memberId: member.memberId, phone: member.phone, name: member.name, lineUserId: member.lineUserId, friend: member.friend, boundAt: member.boundAt });
+  });
+  r.post("/members/:memberId/binding-links", async (req, res) => {
+    const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
+    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId}`)).length === 0) throw notFound("member");
+    const link = await createBindingLink({ db: deps.db.db, clock: deps.clock, appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, memberId });
+    req.log.info({ memberId, expiresAt: link.expiresAt }, "binding link created");
+    res.status(201).json(link);
+  });
+  r.get("/line-users/:userId", async (req, res) => {
+    const userId = parseOr400(lineUserIdSchema, req.params.userId, "params.userId");
+    const user = await getLineUser({ db: deps.db.db, userId });
+    if (!user) throw notFound("LINE user");
+    res.json(user);
+  });
+  return r;
+}
