@@ -6,6 +6,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema.ts";
 
 export * from "./schema.ts";
+export * from "./states.ts";
 export { schema };
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;

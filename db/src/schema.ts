@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   bigserial,
   boolean,
+  check,
   index,
   integer,
   jsonb,
@@ -12,6 +13,8 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+
+import { notificationStatuses, routeChannels, sqlList, timelineStates } from "./states.ts";
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -95,8 +98,8 @@ export const consentLedger = pgTable(
 
 /**
  * The notification row is the durable job: workers claim rows whose `dueAt` has passed with FOR UPDATE SKIP LOCKED.
- * status: accepted | queued | sent | delivered | fallback_sms | sms_sent | delivered_late | undelivered |
- *         undeliverable | failed | cancelled
+ * `status` is one of `notificationStatuses` (states.ts), enforced by a CHECK; only server/src/notify/transitions.ts
+ * changes it.
  */
 export const notifications = pgTable(
   "notifications",
@@ -115,8 +118,8 @@ export const notifications = pgTable(
     content: jsonb("content").notNull(), // { messages? , template?, text? }
     nextStep: jsonb("next_step"),
     sms: jsonb("sms"),
-    status: text("status").notNull(),
-    channel: text("channel"), // push | pnp | sms, the channel currently responsible
+    status: text("status", { enum: notificationStatuses }).notNull(),
+    channel: text("channel", { enum: routeChannels }), // the channel currently responsible; "none": no route
     route: jsonb("route"), // the route decision: inputs + rule
     // dispatch bookkeeping
     dueAt: tz("due_at"), // when a worker should next look at this row; null = nothing to do
@@ -141,6 +144,8 @@ export const notifications = pgTable(
     index("notifications_due_idx").on(t.dueAt).where(sql`${t.dueAt} is not null`),
     index("notifications_created_idx").on(t.createdAt),
     index("notifications_member_idx").on(t.memberId),
+    check("notifications_status_ck", sql.raw(`status in (${sqlList(notificationStatuses)})`)),
+    check("notifications_channel_ck", sql.raw(`channel in (${sqlList(routeChannels)})`)),
   ],
 );
 
@@ -151,10 +156,13 @@ export const notificationEvents = pgTable(
     id: bigserial("id", { mode: "number" }).primaryKey(),
     notificationId: uuid("notification_id").notNull(),
     at: tz("at").notNull(),
-    state: text("state").notNull(),
+    state: text("state", { enum: timelineStates }).notNull(),
     detail: jsonb("detail"),
   },
-  (t) => [index("notification_events_notification_idx").on(t.notificationId, t.id)],
+  (t) => [
+    index("notification_events_notification_idx").on(t.notificationId, t.id),
+    check("notification_events_state_ck", sql.raw(`state in (${sqlList(timelineStates)})`)),
+  ],
 );
 
 /** Next-step data the backend upserts; shown on LIFF pages only to the owner or a view-token holder. */

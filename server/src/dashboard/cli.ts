@@ -70,7 +70,9 @@ export interface CliIo {
   apiKey: string;
 }
 
-class CliError extends Error {}
+class CliError extends Error {
+  override name = "CliError";
+}
 
 async function get(io: CliIo, path: string): Promise<any> {
   let res: Response;

@@ -16,6 +16,7 @@ export const errorCodes = {
 export type ErrorCode = keyof typeof errorCodes;
 
 export class AppError extends Error {
+  override name = "AppError";
   readonly status: number;
   constructor(
     readonly code: ErrorCode,

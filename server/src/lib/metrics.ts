@@ -39,8 +39,8 @@ export function createMetrics() {
     }),
     notifications: new Counter({
       name: "notifications_transitions_total",
-      help: "Notification state transitions by channel and state",
-      labelNames: ["channel", "state"] as const,
+      help: "Notification state-machine transitions applied (docs/states.md), by transition, channel and resulting status",
+      labelNames: ["transition", "channel", "state"] as const,
       registers: [registry],
     }),
   };

@@ -10,9 +10,13 @@ export interface VerifiedLineUser {
 }
 
 /** The token was refused (forged, expired, wrong channel…): the caller answers 401. */
-export class IdTokenRejected extends Error {}
+export class IdTokenRejected extends Error {
+  override name = "IdTokenRejected";
+}
 /** The JWKS could not be fetched: not the caller's fault, so 503 rather than 401. */
-export class JwksUnavailable extends Error {}
+export class JwksUnavailable extends Error {
+  override name = "JwksUnavailable";
+}
 
 const ISSUER = "https://access.line.me";
 

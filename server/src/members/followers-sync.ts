@@ -6,7 +6,9 @@ import { markFollowers } from "./line-users.ts";
 import type { Clock } from "../lib/clock.ts";
 import { systemClock } from "../lib/clock.ts";
 
-export class FollowersSyncError extends Error {}
+export class FollowersSyncError extends Error {
+  override name = "FollowersSyncError";
+}
 
 /** Pages through GET /v2/bot/followers/ids and marks every listed user a friend. */
 export async function syncFollowers({ db, line, clock = systemClock, pageSize = 1000 }: {

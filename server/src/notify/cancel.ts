@@ -1,6 +1,6 @@
 import { sql, type Database } from "@oa-notify/db";
 import type { Clock } from "../lib/clock.ts";
-import { PNP_WINDOW_SECONDS } from "./input.ts";
+import { apply, cancel } from "./transitions.ts";
 
 export type CancelResult =
   | { ok: true; cancelled: "notification" | "sms_fallback"; status: string; already?: true }
@@ -8,7 +8,7 @@ export type CancelResult =
   | { ok: false; reason: "conflict"; status: string; message: string; wentOut: string[] };
 
 /**
- * Cancel a notification (product.md §4 `cancelled`), in ONE conditional UPDATE under the row lock, so it is
+ * Cancel a notification (the `cancel` transition, docs/states.md), in ONE conditional UPDATE under the row lock, so it is
  * race-safe against a worker that claimed the row at the same moment: every send first commits its own marker
  * under a guard on the state (route decision `status = 'accepted'`, push retry key and PNP sent-marker
  * `status = 'queued'`, SMS marker `status in ('queued','fallback_sms')`, fallback transition
@@ -20,40 +20,14 @@ export type CancelResult =
  * A repeated cancel answers as the first did (`already`).
  */
 export async function cancelNotification({ db, clock, id, by }: { db: Database; clock: Clock; id: string; by: string }): Promise<CancelResult> {
-  const now = clock.now().toISOString();
-  const detail = JSON.stringify({ reason: "cancelled by API", by: "api", apiKeyId: by });
-  const nothingSent = sql`n.status in ('accepted', 'queued') and n.retry_key is null and n.pnp_call_started_at is null
-    and n.sms_call_started_at is null and n.sent_at is null and n.sms_sent_at is null`;
-  // LINE is out when a send was recorded (an ambiguous PNP call is recorded as sent too); a PNP answered with an
-  // error (422) keeps its marker but went nowhere.
-  const lineOut = sql`n.sent_at is not null`;
-  const smsPendingAfterLine = sql`n.status = 'sent' and n.sms_deadline_at is not null and n.sms_call_started_at is null and n.delivered_at is null`;
-  const fallbackNotStarted = sql`n.status = 'fallback_sms' and n.sms_call_started_at is null and n.delivered_at is null`;
-  const rows = await db.query<{ prev: string; status: string }>(sql`
-    with cur as (select id, status from notifications where id = ${id} for update),
-    upd as (
-      update notifications n set
-        status = case when ${nothingSent} then 'cancelled'
-                      when ${fallbackNotStarted} and not (${lineOut}) then 'cancelled'
-                      when ${fallbackNotStarted} then 'sent'
-                      else n.status end,
-        -- Back to waiting for the delivery event: the worker settles delivered / undelivered at the 24 h mark
-        -- (at once when the next-step page was already opened).
-        due_at = case when not ((${smsPendingAfterLine}) or ((${fallbackNotStarted}) and ${lineOut})) then null
-                      when n.seen_at is not null then ${now}::timestamptz
-                      else n.sent_at + make_interval(secs => ${PNP_WINDOW_SECONDS}) end,
-        sms_deadline_at = null, updated_at = ${now}::timestamptz
-      from cur where n.id = cur.id and ((${nothingSent}) or (${smsPendingAfterLine}) or (${fallbackNotStarted}))
-      returning n.id, cur.status as prev, n.status
-    ), ev as (
-      insert into notification_events (notification_id, at, state, detail)
-      select upd.id, ${now}::timestamptz, v.state, ${detail}::jsonb from upd
-      cross join lateral (values (1, case when upd.prev in ('accepted', 'queued') then null else 'sms_cancelled' end),
-                                 (2, case when upd.status = 'cancelled' then 'cancelled' end)) as v(ord, state)
-      where v.state is not null order by v.ord
-    )
-    select prev, status from upd`);
-  const done = rows[0];
+  const now = clock.now();
+  const [done] = await apply(db.db, cancel, [
+    {
+      id,
+      at: now.toISOString(),
+      detail: { reason: "cancelled by API", by: "api", apiKeyId: by },
+    },
+  ]);
   if (done) return { ok: true, cancelled: done.status === "cancelled" ? "notification" : "sms_fallback", status: done.status };
   return explain(db, id);
 }

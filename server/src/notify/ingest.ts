@@ -4,6 +4,7 @@ import type { Clock } from "../lib/clock.ts";
 import { normalizePhone, phoneHash } from "../lib/phone.ts";
 import { APPROVED_SCENARIOS, pnpForbiddenIndex, type NotificationInput } from "./input.ts";
 import { decideRoute, type RouteDecision, type RouteInputs } from "./route.ts";
+import { acceptRows } from "./transitions.ts";
 
 export interface IngestItem {
   index: number;
@@ -143,29 +144,8 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
   }
 
   if (rows.length > 0) {
-    const at = now.toISOString();
-    // One statement: the rows and their timeline entries commit together. json_to_recordset keeps it to one bind
-    // parameter whatever the batch size (a VALUES list would need ~17 parameters per row, past pg's 65,535 limit).
-    const inserted = (await db.execute(sql`
-      with src as (
-        select * from json_to_recordset(${JSON.stringify(rows)}::json) as x(
-          id uuid, api_key_id text, idempotency_key text, request_hash text, batch_id uuid, member_id text,
-          phone_e164 text, phone_hash text, line_user_id text, scenario text, urgency text, content jsonb,
-          next_step jsonb, sms jsonb, route jsonb, channel text)
-      ), ins as (
-        insert into notifications (id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
-          line_user_id, scenario, urgency, content, next_step, sms, route, channel, status, due_at, created_at, updated_at)
-        select id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
-          line_user_id, scenario, urgency, content, next_step, sms, route, channel, 'accepted', ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
-        from src
-        on conflict (api_key_id, idempotency_key) do nothing
-        returning id
-      ), ev as (
-        insert into notification_events (notification_id, at, state, detail)
-        select id, ${at}::timestamptz, 'accepted', null from ins
-      )
-      select id from ins`)) as unknown as { rows: { id: string }[] };
-    const ok = new Set(inserted.rows.map((r) => r.id));
+    // One statement: the rows and their timeline entries commit together (the `accept` transition).
+    const ok = new Set(await acceptRows(db, rows, now.toISOString()));
     const conflicts: typeof pending = [];
     for (const p of pending) {
       if (ok.has(p.id)) results.push({ index: p.item.index, ok: true, id: p.id, status: "accepted", route: p.route, duplicate: false });

@@ -1,6 +1,7 @@
+import type { RouteChannel } from "@oa-notify/db";
 import { DEFAULT_SMS_WAIT_SECONDS, PNP_WINDOW_SECONDS, type Urgency } from "./input.ts";
 
-export type Channel = "push" | "pnp" | "sms" | "none";
+type Channel = RouteChannel;
 
 export interface RouteInputs {
   urgency: Urgency;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { sql } from "@oa-notify/db";
-import { deliveryTagFor } from "@oa-notify/server/notify/delivery.ts";
+import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
 import { markSeen } from "@oa-notify/server/notify/seen.ts";
 import { auth } from "../helpers/app.ts";
 import { notifyHarness, text, HOUR, MIN, type NotifyHarness } from "./harness.ts";

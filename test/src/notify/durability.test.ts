@@ -6,7 +6,7 @@ import request from "supertest";
 import { createDb, sql, type Database } from "@oa-notify/db";
 import { createLineApi, createLogger } from "@oa-notify/server";
 import { createNotifyWorker } from "@oa-notify/server/notify/worker.ts";
-import { deliveryTagFor } from "@oa-notify/server/notify/delivery.ts";
+import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
 import { auth } from "../helpers/app.ts";
 import { createTestDb, DATABASE_URL } from "../helpers/db.ts";
 import { ACCESS_TOKEN, notifyHarness, randomPhone, type NotifyHarness } from "./harness.ts";

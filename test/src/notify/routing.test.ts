@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "@oa-notify/db";
 import { markSeen } from "@oa-notify/server/notify/seen.ts";
-import { deliveryTagFor } from "@oa-notify/server/notify/delivery.ts";
+import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
 import { verifyViewToken } from "@oa-notify/server/lib/view-token.ts";
 import request from "supertest";
 import { sign } from "../helpers/app.ts";

@@ -1,5 +1,6 @@
 import { HTTPFetchError } from "@line/bot-sdk";
 import type { messagingApi } from "@line/bot-sdk";
+import { connectionNeverMade, errorCode } from "../net.ts";
 import type { LineApi } from "./client.ts";
 
 /**
@@ -23,12 +24,6 @@ export interface PnpTemplate {
   };
 }
 
-const NOT_SENT_CODES = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
-
-function causeCode(err: unknown): string | undefined {
-  const c = (err as { cause?: { code?: unknown } })?.cause?.code;
-  return typeof c === "string" ? c : undefined;
-}
 
 function retryAfter(h: string | null): number | null {
   if (!h) return null;
@@ -56,11 +51,13 @@ function classifyThrown(err: unknown): LineCallResult {
     }
     return { kind: "http_error", status: err.status, requestId, message: errorMessage(err.body), retryAfterSeconds: retryAfter(err.headers.get("retry-after")) };
   }
-  const code = causeCode(err);
-  return { kind: "no_response", error: err instanceof Error ? `${err.message}${code ? ` (${code})` : ""}` : String(err), notSent: code !== undefined && NOT_SENT_CODES.has(code) };
+  const code = errorCode(err);
+  return { kind: "no_response", error: err instanceof Error ? `${err.message}${code ? ` (${code})` : ""}` : String(err), notSent: connectionNeverMade(err) };
 }
 
-class CallTimeout extends Error {}
+class CallTimeout extends Error {
+  override name = "CallTimeout";
+}
 
 // The SDK's fetch has no timeout option: a call that hangs is treated as having no response (ambiguous).
 async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

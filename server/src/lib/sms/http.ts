@@ -1,4 +1,5 @@
 import { createHmac } from "node:crypto";
+import { connectionNeverMade, errorCode } from "../net.ts";
 import { SmsRejectedError, SmsRetryableError, type SmsProvider } from "./types.ts";
 
 /**
@@ -23,8 +24,8 @@ export function createHttpSmsProvider(opts: { url: string; secret: string; timeo
           signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
         });
       } catch (err) {
-        const code = (err as { cause?: { code?: string } }).cause?.code;
-        if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") throw new SmsRetryableError(`sms http: ${code}`);
+        // Never connected: surely not accepted, safe to retry. Anything else may have reached the provider.
+        if (connectionNeverMade(err)) throw new SmsRetryableError(`sms http: ${errorCode(err)}`);
         throw new Error(`sms http: no response (${err instanceof Error ? err.message : String(err)})`);
       }
       const text = await res.text().catch(() => "");

@@ -1,3 +1,4 @@
+import { connectionNeverMade, errorCode } from "../net.ts";
 import { SmsRejectedError, SmsRetryableError, type SmsProvider } from "./types.ts";
 
 /**
@@ -30,8 +31,8 @@ export function createMitakeSmsProvider(opts: { url: string; username: string; p
           signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
         });
       } catch (err) {
-        const code = (err as { cause?: { code?: string } }).cause?.code;
-        if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") throw new SmsRetryableError(`mitake: ${code}`);
+        // Never connected: surely not accepted, safe to retry. Anything else may have reached the provider.
+        if (connectionNeverMade(err)) throw new SmsRetryableError(`mitake: ${errorCode(err)}`);
         throw new Error(`mitake: no response (${err instanceof Error ? err.message : String(err)})`);
       }
       const text = await res.text().catch(() => "");

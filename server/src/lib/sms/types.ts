@@ -19,7 +19,11 @@ export interface SmsProvider {
 }
 
 /** A provider error that may be retried (the provider surely did not accept the message). */
-export class SmsRetryableError extends Error {}
+export class SmsRetryableError extends Error {
+  override name = "SmsRetryableError";
+}
 
 /** The provider refused the message for good (bad number, bad credentials): it was not accepted, retrying won't help. */
-export class SmsRejectedError extends Error {}
+export class SmsRejectedError extends Error {
+  override name = "SmsRejectedError";
+}

@@ -1,0 +1,3 @@
+ALTER TABLE "notification_events" ADD CONSTRAINT "notification_events_state_ck" CHECK (state in ('accepted', 'queued', 'sent', 'delivered', 'fallback_sms', 'sms_sent', 'delivered_late', 'undelivered', 'undeliverable', 'failed', 'cancelled', 'rerouted', 'retry_scheduled', 'push_sent', 'push_failed', 'sms_cancelled', 'seen', 'delivery_received'));--> statement-breakpoint
+ALTER TABLE "notifications" ADD CONSTRAINT "notifications_status_ck" CHECK (status in ('accepted', 'queued', 'sent', 'delivered', 'fallback_sms', 'sms_sent', 'delivered_late', 'undelivered', 'undeliverable', 'failed', 'cancelled'));--> statement-breakpoint
+ALTER TABLE "notifications" ADD CONSTRAINT "notifications_channel_ck" CHECK (channel in ('push', 'pnp', 'sms', 'none'));

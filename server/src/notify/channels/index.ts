@@ -1,0 +1,11 @@
+import type { Channel } from "@oa-notify/db";
+import { pnpSender } from "./pnp.ts";
+import { pushSender } from "./push.ts";
+import { smsSender } from "./sms.ts";
+import type { Sender } from "./types.ts";
+
+/** The channels as data: one sender per channel, all behind one signature (docs/states.md). */
+export const senders: Record<Channel, Sender> = { push: pushSender, pnp: pnpSender, sms: smsSender };
+
+export type { Endpoint, NotificationRow, Outcome, SendContext, SendJob, Sender } from "./types.ts";
+export { deliveryTagFor } from "./pnp.ts";

@@ -1,0 +1,485 @@
+import { pgArray, sql, type DbOrTx, type NotificationStatus, type RouteChannel, type SQL, type TimelineState } from "@oa-notify/db";
+import { notificationStatuses } from "@oa-notify/db";
+import { PNP_WINDOW_SECONDS } from "./input.ts";
+
+/*
+ * The notification state machine (docs/states.md): every change of `notifications.status`, and every timeline entry,
+ * is one of the transitions below. Each one is a single SQL statement over a set of rows (one row or a group
+ * committed together): the guard (the states it may leave, plus its own condition), the update, and the timeline
+ * entries, so a transition and its timeline commit together or not at all. It returns the rows it changed; a row the
+ * guard refused is simply absent (another worker, a delivery event or a cancel got there first).
+ *
+ * In `set`/`guard`, `n` is the notification as it was and `x` the caller's input row; in `events`, `upd` is the
+ * notification as it now is. docs/states.md is generated from these definitions (pnpm docs:states) and a test
+ * keeps the two equal.
+ */
+
+type ColumnType = "uuid" | "text" | "jsonb" | "timestamptz" | "int" | "boolean";
+
+export interface TransitionDef<I extends object> {
+  name: string;
+  /** When it fires, in a few words (the docs' table). */
+  when: string;
+  from: readonly NotificationStatus[] | "any";
+  /** The states it can leave the row in; "same" = the status does not change. */
+  to: readonly NotificationStatus[] | "same";
+  /** The timeline entries it may write (the docs' table). */
+  timeline: readonly TimelineState[];
+  /** Rows are addressed by id, or (a PNP delivery event) by our delivery tag. */
+  match?: "id" | "tag";
+  input: { [K in keyof I]: ColumnType };
+  guard?: SQL;
+  set: SQL;
+  /** `(ord, state, detail)` rows; a null state writes nothing. */
+  events?: SQL;
+  /** Expose the status before the change as `cur.prev` (costs a row lock up front). */
+  previous?: boolean;
+  /** For the docs: a transition that is not an UPDATE (accept inserts). */
+  insert?: true;
+}
+
+/** What a transition changed, per row. */
+export interface Changed {
+  id: string;
+  status: NotificationStatus;
+  channel: RouteChannel | null;
+  retryKey: string | null;
+}
+
+type Item<I> = I & { id?: string; tag?: string; at: string };
+
+const defs: TransitionDef<object>[] = [];
+function define<I extends object>(d: TransitionDef<I>): TransitionDef<I> {
+  defs.push(d as TransitionDef<object>);
+  return d;
+}
+/** Every transition, in definition order (docs/states.md). */
+export const transitionDefs: readonly TransitionDef<object>[] = defs;
+
+/** Observes applied transitions (metrics); set by the app. */
+export type TransitionObserver = (name: string, rows: Changed[]) => void;
+
+/** Runs a transition for `items` (all in one statement). */
+export async function apply<I extends object>(db: DbOrTx, def: TransitionDef<I>, items: Item<I>[], observe?: TransitionObserver): Promise<Changed[]> {
+  if (items.length === 0) return [];
+  const byTag = def.match === "tag";
+  const cols = sql.raw([byTag ? "tag text" : "id uuid", "at timestamptz", ...Object.entries(def.input).map(([k, t]) => `${k} ${t}`)].join(", "));
+  const key = byTag ? sql`n.delivery_tag = x.tag` : sql`n.id = x.id`;
+  const from = def.from === "any" ? sql`true` : sql`n.status = any(${pgArray([...def.from])}::text[])`;
+  const statement = sql`
+    with x as (select * from json_to_recordset(${JSON.stringify(items)}::json) as x(${cols}))
+    ${def.previous ? sql`, cur as (select n.id, n.status as prev from notifications n join x on ${key} for update of n)` : sql``}
+    , upd as (
+      update notifications n set ${def.set}, updated_at = x.at
+      from x ${def.previous ? sql`, cur` : sql``}
+      where ${key} ${def.previous ? sql`and cur.id = n.id` : sql``} and ${from} and (${def.guard ?? sql`true`})
+      returning n.id, n.status, n.channel, n.retry_key, n.delivery_tag ${def.previous ? sql`, cur.prev` : sql``}
+    )
+    ${
+      def.events
+        ? sql`, ev as (
+      insert into notification_events (notification_id, at, state, detail)
+      select upd.id, x.at, v.state, v.detail from upd join x on ${byTag ? sql`x.tag = upd.delivery_tag` : sql`x.id = upd.id`}
+      cross join lateral (values ${def.events}) as v(ord, state, detail)
+      where v.state is not null order by upd.id, v.ord
+    )`
+        : sql``
+    }
+    select id::text as id, status, channel, retry_key::text as retry_key from upd`;
+  const res = (await db.execute(statement)) as unknown as { rows: { id: string; status: NotificationStatus; channel: RouteChannel | null; retry_key: string | null }[] };
+  const rows = res.rows.map((r) => ({ id: r.id, status: r.status, channel: r.channel, retryKey: r.retry_key }));
+  const allowed = def.to === "same" ? (def.from === "any" ? notificationStatuses : def.from) : def.to;
+  for (const r of rows) {
+    // A definition that leaves a row in a state its table row does not list is a bug in this file: say so loudly.
+    if (!(allowed as readonly string[]).includes(r.status)) throw new Error(`transition ${def.name} left notification ${r.id} in ${r.status}`);
+  }
+  observe?.(def.name, rows);
+  return rows;
+}
+
+/** The changed row for each item (by id), or null where the guard refused it. */
+export function resultsById<I>(items: Item<I>[], rows: Changed[]): (Changed | null)[] {
+  const m = new Map(rows.map((r) => [r.id, r]));
+  return items.map((i) => (i.id ? (m.get(i.id) ?? null) : null));
+}
+
+// ------------------------------------------------------------------------------------------------ acceptance
+
+/** Documentation row for the INSERT in ingest.ts (`acceptRows` below): a notification is born accepted. */
+define<object>({ name: "accept", when: "the API accepted the request (single or batch); durable before the 202", from: [], to: ["accepted"], timeline: ["accepted"], input: {}, set: sql``, insert: true });
+
+/** The rows of accepted notifications and their `accepted` timeline entries, in one statement. */
+export async function acceptRows(db: DbOrTx, rows: Record<string, unknown>[], at: string): Promise<string[]> {
+  // json_to_recordset keeps it to one bind parameter whatever the batch size (a VALUES list would need ~17
+  // parameters per row, past pg's 65,535 limit).
+  const res = (await db.execute(sql`
+    with src as (
+      select * from json_to_recordset(${JSON.stringify(rows)}::json) as x(
+        id uuid, api_key_id text, idempotency_key text, request_hash text, batch_id uuid, member_id text,
+        phone_e164 text, phone_hash text, line_user_id text, scenario text, urgency text, content jsonb,
+        next_step jsonb, sms jsonb, route jsonb, channel text)
+    ), ins as (
+      insert into notifications (id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
+        line_user_id, scenario, urgency, content, next_step, sms, route, channel, status, due_at, created_at, updated_at)
+      select id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
+        line_user_id, scenario, urgency, content, next_step, sms, route, channel, 'accepted', ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+      from src
+      on conflict (api_key_id, idempotency_key) do nothing
+      returning id
+    ), ev as (
+      insert into notification_events (notification_id, at, state, detail)
+      select id, ${at}::timestamptz, 'accepted', null from ins
+    )
+    select id::text as id from ins`)) as unknown as { rows: { id: string }[] };
+  return res.rows.map((r) => r.id);
+}
+
+// ------------------------------------------------------------------------------------------------ routing
+
+/** The route decided at send time, with what must be committed before the first call (push retry key or PNP marker). */
+export const queue = define<{ channel: string; route: unknown; line_user_id: string | null; sms_deadline_at: string | null; detail: unknown; retry_key: string | null; tag: string | null; marker_at: string | null }>({
+  name: "queue",
+  when: "a worker decided the route (push, PNP or SMS); the first call's marker is committed with it",
+  from: ["accepted"],
+  to: ["queued"],
+  timeline: ["queued"],
+  input: { channel: "text", route: "jsonb", line_user_id: "text", sms_deadline_at: "timestamptz", detail: "jsonb", retry_key: "uuid", tag: "text", marker_at: "timestamptz" },
+  set: sql`status = 'queued', channel = x.channel, route = x.route, line_user_id = x.line_user_id, sms_deadline_at = x.sms_deadline_at,
+    retry_key = coalesce(n.retry_key, x.retry_key), delivery_tag = coalesce(x.tag, n.delivery_tag),
+    pnp_call_started_at = coalesce(x.marker_at, n.pnp_call_started_at)`,
+  events: sql`(1, 'queued', x.detail)`,
+});
+
+export const noRoute = define<{ route: unknown; detail: unknown }>({
+  name: "noRoute",
+  when: "no channel can reach the recipient (not a friend, no phone or no approved use case, SMS not allowed)",
+  from: ["accepted"],
+  to: ["undeliverable"],
+  timeline: ["undeliverable"],
+  input: { route: "jsonb", detail: "jsonb" },
+  set: sql`status = 'undeliverable', channel = 'none', route = x.route, due_at = null`,
+  events: sql`(1, 'undeliverable', x.detail)`,
+});
+
+export const reroute = define<{ channel: string; route: unknown; reason: string; detail: unknown }>({
+  name: "reroute",
+  when: "push quota exhausted (429 monthly limit): the next channel takes over at once",
+  from: ["queued"],
+  to: "same",
+  timeline: ["rerouted"],
+  input: { channel: "text", route: "jsonb", reason: "text", detail: "jsonb" },
+  set: sql`channel = x.channel, route = x.route, attempts = 0, last_error = x.reason, due_at = x.at`,
+  events: sql`(1, 'rerouted', x.detail)`,
+});
+
+export const rerouteNowhere = define<{ route: unknown; reason: string; detail: unknown; undeliverable: unknown }>({
+  name: "rerouteNowhere",
+  when: "push quota exhausted and no other channel is allowed",
+  from: ["queued"],
+  to: ["undeliverable"],
+  timeline: ["rerouted", "undeliverable"],
+  input: { route: "jsonb", reason: "text", detail: "jsonb", undeliverable: "jsonb" },
+  set: sql`status = 'undeliverable', route = x.route, due_at = null, last_error = x.reason`,
+  events: sql`(1, 'rerouted', x.detail), (2, 'undeliverable', x.undeliverable)`,
+});
+
+// ------------------------------------------------------------------------------------------------ markers before a call
+
+export const markPushKey = define<{ key: string }>({
+  name: "markPushKey",
+  when: "before a push retry: the X-Line-Retry-Key every later attempt repeats (a 409 then means delivered)",
+  from: ["queued"],
+  to: "same",
+  timeline: [],
+  input: { key: "uuid" },
+  set: sql`retry_key = coalesce(n.retry_key, x.key)`,
+});
+
+export const markPnpCall = define<{ tag: string }>({
+  name: "markPnpCall",
+  when: "before a PNP call: from here its outcome may be unknown, and a PNP is never called twice",
+  from: ["queued"],
+  to: "same",
+  timeline: [],
+  input: { tag: "text" },
+  guard: sql`n.pnp_call_started_at is null`,
+  set: sql`delivery_tag = x.tag, pnp_call_started_at = x.at`,
+});
+
+export const markSmsCall = define<object>({
+  name: "markSmsCall",
+  when: "before an SMS call, unless a delivery or a page view already settled the notice",
+  from: ["queued", "fallback_sms"],
+  to: "same",
+  timeline: [],
+  input: {},
+  guard: sql`n.sms_call_started_at is null and n.delivered_at is null and n.seen_at is null`,
+  set: sql`sms_call_started_at = x.at`,
+});
+
+// ------------------------------------------------------------------------------------------------ call outcomes: LINE
+
+export const pushDelivered = define<{ sent: unknown; delivered: unknown }>({
+  name: "pushDelivered",
+  when: "LINE answered a push with 200, or 409 (its retry key was already accepted)",
+  from: ["queued"],
+  to: ["delivered"],
+  timeline: ["sent", "delivered"],
+  input: { sent: "jsonb", delivered: "jsonb" },
+  set: sql`status = 'delivered', sent_at = x.at, delivered_at = x.at, due_at = null, attempts = n.attempts + 1, last_error = null`,
+  events: sql`(1, 'sent', x.sent), (2, 'delivered', x.delivered)`,
+});
+
+export const parallelPush = define<{ state: string; detail: unknown }>({
+  name: "parallelPush",
+  when: "`minutes` to a friend: the push beside the SMS went out (or failed); the SMS is the channel of record",
+  from: ["queued"],
+  to: "same",
+  timeline: ["push_sent", "push_failed"],
+  input: { state: "text", detail: "jsonb" },
+  set: sql`last_error = n.last_error`,
+  events: sql`(1, x.state, x.detail)`,
+});
+
+/** A PNP is `sent` when LINE accepted it, or when the call's outcome is unknown (then it is never repeated). */
+export const pnpSent = define<{ due_at: string | null; sent_at: string; attempt: number; error: string | null; detail: unknown }>({
+  name: "pnpSent",
+  when: "LINE accepted a PNP (2xx), or the call's outcome is unknown (timeout, crash): wait for the delivery event",
+  from: ["queued", "sent", "delivered"],
+  to: ["sent", "delivered"],
+  timeline: ["sent"],
+  input: { due_at: "timestamptz", sent_at: "timestamptz", attempt: "int", error: "text", detail: "jsonb" },
+  set: sql`status = case when n.status = 'queued' and n.delivered_at is null then 'sent' else n.status end,
+    sent_at = coalesce(x.sent_at, n.sent_at), attempts = n.attempts + x.attempt, last_error = x.error,
+    due_at = case when n.delivered_at is null then x.due_at else null end`,
+  events: sql`(1, 'sent', x.detail)`,
+});
+
+/** Surely not sent (429, 5xx, no connection): try again later, keeping or clearing the call's marker. */
+export const retryLater = define<{ due_at: string; reason: string; attempt: number; clear_pnp: boolean; clear_sms: boolean; detail: unknown }>({
+  name: "retryLater",
+  when: "a call surely did not go out (429 with Retry-After, 5xx, connection never made): try again at due_at",
+  from: ["queued", "fallback_sms"],
+  to: "same",
+  timeline: ["retry_scheduled"],
+  input: { due_at: "timestamptz", reason: "text", attempt: "int", clear_pnp: "boolean", clear_sms: "boolean", detail: "jsonb" },
+  set: sql`due_at = x.due_at, last_error = x.reason, attempts = n.attempts + x.attempt,
+    pnp_call_started_at = case when x.clear_pnp then null else n.pnp_call_started_at end,
+    sms_call_started_at = case when x.clear_sms then null else n.sms_call_started_at end`,
+  events: sql`(1, 'retry_scheduled', x.detail)`,
+});
+
+/** The LINE leg is over without a send (422, 4xx, retries exhausted) and SMS is allowed. */
+export const lineToSms = define<{ reason: string; clear_pnp: boolean; detail: unknown }>({
+  name: "lineToSms",
+  when: "the LINE leg ended without a send (PNP 422, a 4xx, retries exhausted) and SMS is allowed: SMS now",
+  from: ["queued"],
+  to: ["fallback_sms"],
+  timeline: ["fallback_sms"],
+  input: { reason: "text", clear_pnp: "boolean", detail: "jsonb" },
+  set: sql`status = 'fallback_sms', attempts = 0, last_error = x.reason, due_at = x.at,
+    pnp_call_started_at = case when x.clear_pnp then null else n.pnp_call_started_at end`,
+  events: sql`(1, 'fallback_sms', x.detail)`,
+});
+
+/** Nothing more can be done: `failed` (with its reason) or `undeliverable`. */
+export const giveUp = define<{ state: string; reason: string; clear_pnp: boolean; clear_sms: boolean; detail: unknown }>({
+  name: "giveUp",
+  when: "a leg ended without a send and no fallback is allowed, an SMS was refused, or retries ran out",
+  from: ["accepted", "queued", "fallback_sms"],
+  to: ["failed", "undeliverable"],
+  timeline: ["failed", "undeliverable"],
+  input: { state: "text", reason: "text", clear_pnp: "boolean", clear_sms: "boolean", detail: "jsonb" },
+  set: sql`status = x.state, last_error = x.reason, due_at = null,
+    pnp_call_started_at = case when x.clear_pnp then null else n.pnp_call_started_at end,
+    sms_call_started_at = case when x.clear_sms then null else n.sms_call_started_at end`,
+  events: sql`(1, x.state, x.detail)`,
+});
+
+// ------------------------------------------------------------------------------------------------ waiting for LINE
+
+export const deadlinePassed = define<{ detail: unknown }>({
+  name: "deadlinePassed",
+  when: "the SMS deadline passed with no delivery event and no page view",
+  from: ["sent"],
+  to: ["fallback_sms"],
+  timeline: ["fallback_sms"],
+  input: { detail: "jsonb" },
+  // sms_deadline_at: the cancel API may have called the SMS off since the row was claimed.
+  guard: sql`n.delivered_at is null and n.seen_at is null and n.sms_deadline_at is not null and n.sms_call_started_at is null`,
+  set: sql`status = 'fallback_sms', attempts = 0`,
+  events: sql`(1, 'fallback_sms', x.detail)`,
+});
+
+export const settleDelivered = define<object>({
+  name: "settleDelivered",
+  when: "a worker finds a sent notice already delivered (its delivery event wrote the timeline)",
+  from: ["sent"],
+  to: ["delivered"],
+  timeline: [],
+  input: {},
+  guard: sql`n.delivered_at is not null`,
+  set: sql`status = 'delivered', due_at = null`,
+});
+
+export const settleSeen = define<{ sms_pending: boolean; seen: unknown }>({
+  name: "settleSeen",
+  when: "the recipient opened the next-step page of a sent notice: it reached them; a pending SMS is called off",
+  from: ["sent"],
+  to: ["delivered"],
+  timeline: ["sms_cancelled", "delivered"],
+  input: { sms_pending: "boolean", seen: "jsonb" },
+  guard: sql`n.delivered_at is null`,
+  set: sql`status = 'delivered', due_at = null, sms_deadline_at = null`,
+  events: sql`(1, case when x.sms_pending then 'sms_cancelled' end, '{"reason":"next-step page opened"}'::jsonb), (2, 'delivered', x.seen)`,
+});
+
+export const windowExpired = define<object>({
+  name: "windowExpired",
+  when: "24 h after a PNP without a delivery event, and no SMS allowed",
+  from: ["sent"],
+  to: ["undelivered"],
+  timeline: ["undelivered"],
+  input: {},
+  guard: sql`n.delivered_at is null`,
+  set: sql`status = 'undelivered', due_at = null`,
+  events: sql`(1, 'undelivered', '{"reason":"no delivery event within 24 h and no SMS"}'::jsonb)`,
+});
+
+export const waitUntil = define<{ due_at: string }>({
+  name: "waitUntil",
+  when: "still waiting for the delivery event: look again at the SMS deadline or the end of the 24 h window",
+  from: ["sent"],
+  to: "same",
+  timeline: [],
+  input: { due_at: "timestamptz" },
+  set: sql`due_at = x.due_at`,
+});
+
+// ------------------------------------------------------------------------------------------------ call outcomes: SMS
+
+/** The SMS went out (or its call's outcome is unknown and this provider cannot dedupe a repeat). */
+export const smsSent = define<{ sent_at: string; reference: string | null; error: string | null; detail: unknown }>({
+  name: "smsSent",
+  when: "the SMS provider accepted, or the call's outcome is unknown and a repeat could double it",
+  from: ["queued", "fallback_sms"],
+  to: ["sms_sent", "delivered_late"],
+  timeline: ["sms_sent", "delivered_late"],
+  input: { sent_at: "timestamptz", reference: "text", error: "text", detail: "jsonb" },
+  set: sql`status = case when n.delivered_at is not null then 'delivered_late' else 'sms_sent' end,
+    sms_sent_at = x.sent_at, sms_reference = coalesce(x.reference, n.sms_reference), due_at = null, last_error = x.error`,
+  events: sql`(1, 'sms_sent', x.detail),
+    (2, case when upd.status = 'delivered_late' then 'delivered_late' end, '{"by":"delivery event during the SMS call"}'::jsonb)`,
+});
+
+export const smsCalledOff = define<{ reason: string; by_view: boolean }>({
+  name: "smsCalledOff",
+  when: "a fallback SMS is due but the notice was delivered or its page opened meanwhile",
+  from: ["fallback_sms"],
+  to: ["delivered"],
+  timeline: ["sms_cancelled", "delivered"],
+  input: { reason: "text", by_view: "boolean" },
+  set: sql`status = 'delivered', due_at = null`,
+  events: sql`(1, 'sms_cancelled', json_build_object('reason', x.reason)::jsonb),
+    (2, case when x.by_view then 'delivered' end, '{"by":"next_step_page_view"}'::jsonb)`,
+});
+
+// ------------------------------------------------------------------------------------------------ from outside the worker
+
+/** A PNP `delivery` event for our tag (webhook). Late after an SMS: `delivered_late`, both channels charged. */
+export const deliveryReceived = define<{ detail: unknown }>({
+  name: "deliveryReceived",
+  when: "LINE's delivery webhook event names our delivery tag (a pending SMS is called off)",
+  match: "tag",
+  from: "any",
+  to: "same",
+  timeline: ["delivered", "delivered_late", "delivery_received"],
+  input: { detail: "jsonb" },
+  guard: sql`n.delivered_at is null`,
+  // An SMS call in flight (fallback_sms with its marker) is left to the worker, which records delivered_late.
+  set: sql`delivered_at = x.at,
+    status = case
+      when n.status = 'sms_sent' then 'delivered_late'
+      when n.status = 'fallback_sms' and n.sms_call_started_at is not null then n.status
+      when n.status in ('accepted', 'queued', 'sent', 'fallback_sms', 'undelivered') then 'delivered'
+      else n.status end,
+    due_at = case
+      when n.status = 'fallback_sms' and n.sms_call_started_at is not null then n.due_at
+      when n.status in ('queued', 'sent', 'fallback_sms', 'undelivered') then null
+      else n.due_at end`,
+  events: sql`(1, case when upd.status in ('delivered', 'delivered_late') then upd.status else 'delivery_received' end, x.detail)`,
+});
+
+export const seen = define<object>({
+  name: "seen",
+  when: "the recipient opened the notice's next-step page (first view only)",
+  from: "any",
+  to: "same",
+  timeline: ["seen"],
+  input: {},
+  guard: sql`n.seen_at is null`,
+  // A PNP waiting for its delivery event is made due now, so the worker settles it (delivered, SMS called off).
+  // Only `sent`: such a row is not mid-call, so making it due cannot race a send.
+  set: sql`seen_at = x.at, due_at = case when n.status = 'sent' and n.due_at is not null then least(n.due_at, x.at) else n.due_at end`,
+  events: sql`(1, 'seen', '{"by":"next_step_page"}'::jsonb)`,
+});
+
+/**
+ * Cancel (API), race-safe in one statement under the row lock: every send first commits its own marker under a
+ * guard on the state, so whichever commits first wins. Nothing sent yet → cancelled. LINE sent and only the SMS
+ * fallback pending → the SMS is called off and the notice goes back to waiting for LINE (`sent`); a fallback pending
+ * after a LINE leg that sent nothing → cancelled. notify/cancel.ts explains a refusal.
+ */
+export const cancel = define<{ detail: unknown }>({
+  name: "cancel",
+  when: "the backend cancels: before anything went out, or while only the SMS fallback is pending",
+  from: ["accepted", "queued", "sent", "fallback_sms"],
+  to: ["cancelled", "sent"],
+  timeline: ["sms_cancelled", "cancelled"],
+  input: { detail: "jsonb" },
+  previous: true,
+  guard: sql`((${nothingSent()}) or (${smsPendingAfterLine()}) or (${fallbackNotStarted()}))`,
+  set: sql`status = case when ${nothingSent()} then 'cancelled'
+                         when ${fallbackNotStarted()} and n.sent_at is null then 'cancelled'
+                         when ${fallbackNotStarted()} then 'sent'
+                         else n.status end,
+    -- Back to waiting for the delivery event: settled at the 24 h mark (at once when the page was already opened).
+    due_at = case when not ((${smsPendingAfterLine()}) or ((${fallbackNotStarted()}) and n.sent_at is not null)) then null
+                  when n.seen_at is not null then x.at
+                  else n.sent_at + make_interval(secs => ${PNP_WINDOW_SECONDS}) end,
+    sms_deadline_at = null`,
+  events: sql`(1, case when upd.prev in ('accepted', 'queued') then null else 'sms_cancelled' end, x.detail),
+    (2, case when upd.status = 'cancelled' then 'cancelled' end, x.detail)`,
+});
+function nothingSent(): SQL {
+  return sql`n.status in ('accepted', 'queued') and n.retry_key is null and n.pnp_call_started_at is null
+    and n.sms_call_started_at is null and n.sent_at is null and n.sms_sent_at is null`;
+}
+function smsPendingAfterLine(): SQL {
+  return sql`n.status = 'sent' and n.sms_deadline_at is not null and n.sms_call_started_at is null and n.delivered_at is null`;
+}
+function fallbackNotStarted(): SQL {
+  return sql`n.status = 'fallback_sms' and n.sms_call_started_at is null and n.delivered_at is null`;
+}
+
+// ------------------------------------------------------------------------------------------------ housekeeping
+
+export const stepFailed = define<{ due_at: string; error: string | null }>({
+  name: "stepFailed",
+  when: "a worker step threw (database hiccup, bug), or lost a race it must look at again: look again at due_at",
+  from: "any",
+  to: "same",
+  timeline: [],
+  input: { due_at: "timestamptz", error: "text" },
+  set: sql`due_at = x.due_at, last_error = coalesce(x.error, n.last_error)`,
+});
+
+export const nothingDue = define<object>({
+  name: "nothingDue",
+  when: "a worker claimed a row that is already settled (a delivery event got there first)",
+  from: ["delivered", "sms_sent", "delivered_late", "undelivered", "undeliverable", "failed", "cancelled"],
+  to: "same",
+  timeline: [],
+  input: {},
+  set: sql`due_at = null`,
+});
