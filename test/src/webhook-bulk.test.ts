@@ -75,6 +75,7 @@ describe("set-wise processing equals one-by-one processing", () => {
     // Some events without isUnblocked at all, as older payloads may have.
     for (const e of events) if (e.type === "follow" && r() < 0.2) delete (e as { follow?: unknown }).follow;
 
+    const fallbacksBefore = await fallbacks();
     const body = webhookBody(events);
     expect((await request(bulk.app).post("/webhook").set("content-type", "application/json").set("x-line-signature", sign(body)).send(body)).status).toBe(200);
     await bulk.app.services.processor.kick();
@@ -83,6 +84,27 @@ describe("set-wise processing equals one-by-one processing", () => {
     const processed = await bulk.db.query<{ n: number }>(sql`select count(*)::int as n from webhook_events
       where webhook_event_id = any(${`{${events.map((e) => e.webhookEventId).join(",")}}`}::text[]) and processed_at is not null and last_error is null`);
     expect(processed[0]!.n).toBe(events.length);
+    // The set-wise path itself did the work: a throw there would have been redone one by one (and still pass).
+    expect(await fallbacks()).toBe(fallbacksBefore);
     expect(await snapshot(bulk.db, users)).toEqual(await snapshot(single, users));
   });
+
+  it("a poison event makes the batch fall back to one savepoint per event: counted, and the others still applied", async () => {
+    const u = lineUserId();
+    const before = await fallbacks();
+    // A follow whose source.userId is not a LINE user id: the set-wise path leaves it to its handler, which throws.
+    const poison = { ...followEvent(lineUserId(), { timestamp: 2_000_000 }), source: { type: "user", userId: "Unot-a-user-id" } };
+    const good = followEvent(u, { timestamp: 2_000_001 });
+    const body = webhookBody([poison, good]);
+    expect((await request(bulk.app).post("/webhook").set("content-type", "application/json").set("x-line-signature", sign(body)).send(body)).status).toBe(200);
+    await bulk.app.services.processor.kick();
+    expect(await fallbacks()).toBe(before + 1);
+    const rows = await bulk.db.query<{ friend: boolean }>(sql`select friend from line_users where user_id = ${u}`);
+    expect(rows[0]?.friend).toBe(true);
+  });
 });
+
+async function fallbacks(): Promise<number> {
+  const m = await bulk.app.services.metrics.registry.getSingleMetricAsString("webhook_batch_fallbacks_total");
+  return Number(/^webhook_batch_fallbacks_total (\d+)/m.exec(m)?.[1] ?? 0);
+}

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
 import { parseOr400 } from "../lib/validate.ts";
+import { allSmsCostSql, costSql, roundTwd } from "../notify/cost.ts";
 
 const query = z
   .object({
@@ -12,7 +13,6 @@ const query = z
   })
   .strict();
 
-const round = (n: number) => Math.round(n * 100) / 100;
 
 /**
  * GET /stats?from&to (ISO dates or date-times; default: the last 30 days): notifications created in [from, to),
@@ -26,19 +26,20 @@ export function statsRouter(deps: AppDeps): Router {
     const to = q.to ? new Date(q.to) : deps.clock.now();
     const from = q.from ? new Date(q.from) : new Date(to.getTime() - 30 * 24 * 3600 * 1000);
     if (!(from < to)) throw new AppError("validation_failed", "query.from: must be before query.to", [{ field: "query.from", message: "must be before to" }]);
+    const cost = costSql(deps.config.prices);
+    const allSms = allSmsCostSql(deps.config.prices);
     const range = sql`created_at >= ${from.toISOString()}::timestamptz and created_at < ${to.toISOString()}::timestamptz`;
     const byState = await deps.db.query<{ channel: string | null; status: string; n: string | number }>(
       sql`select channel, status, count(*) as n from notifications where ${range} group by channel, status order by channel, status`,
     );
     const [t] = await deps.db.query<Record<string, string | number>>(sql`
       select count(*) as total,
-        count(*) filter (where channel = 'push' and (delivered_at is not null or status in ('delivered', 'delivered_late'))) as push_delivered,
-        count(*) filter (where channel = 'pnp' and (delivered_at is not null or status in ('delivered', 'delivered_late'))) as pnp_delivered,
         count(*) filter (where sms_sent_at is not null) as sms_sent,
+        coalesce(sum(${cost.push}), 0) as cost_push, coalesce(sum(${cost.pnp}), 0) as cost_pnp, coalesce(sum(${cost.sms}), 0) as cost_sms,
+        coalesce(sum(${allSms}), 0) as cost_all_sms,
         count(*) filter (where channel in ('push', 'pnp')) as line_routed,
         count(*) filter (where channel in ('push', 'pnp') and sms_sent_at is not null) as fell_back,
         count(*) filter (where status = 'delivered_late') as late,
-        count(*) filter (where phone_e164 is not null and status <> 'cancelled') as with_phone, -- a cancelled notice would not have been an SMS either
         count(*) filter (where sent_at is not null or sms_sent_at is not null) as f_sent,
         count(*) filter (where delivered_at is not null or status in ('delivered', 'delivered_late')) as f_delivered,
         count(*) filter (where status = 'undelivered') as f_undelivered,
@@ -56,9 +57,9 @@ export function statsRouter(deps: AppDeps): Router {
         (select count(distinct line_user_id) from friend_prompts where converted_at ${fr} converted_at < ${to.toISOString()}::timestamptz) as conversions`);
     const n = (k: string) => Number(t?.[k] ?? 0);
     const p = deps.config.prices;
-    const spent = { push: round(n("push_delivered") * p.push), pnp: round(n("pnp_delivered") * p.pnp), sms: round(n("sms_sent") * p.sms) };
-    const total = round(spent.push + spent.pnp + spent.sms);
-    const allSms = round(n("with_phone") * p.sms);
+    const spent = { push: roundTwd(n("cost_push")), pnp: roundTwd(n("cost_pnp")), sms: roundTwd(n("cost_sms")) };
+    const total = roundTwd(spent.push + spent.pnp + spent.sms);
+    const allSmsTwd = roundTwd(n("cost_all_sms"));
     const byChannel: Record<string, { total: number; states: Record<string, number> }> = {};
     for (const row of byState) {
       const c = row.channel ?? "undecided";
@@ -72,8 +73,8 @@ export function statsRouter(deps: AppDeps): Router {
       total: n("total"),
       byChannel,
       costTwd: { ...spent, total },
-      allSmsCostTwd: allSms,
-      savedTwd: round(allSms - total),
+      allSmsCostTwd: allSmsTwd,
+      savedTwd: roundTwd(allSmsTwd - total),
       prices: p,
       fallback: { lineRouted: n("line_routed"), fellBackToSms: n("fell_back"), rate: n("line_routed") ? Math.round((n("fell_back") / n("line_routed")) * 10_000) / 10_000 : 0 },
       deliveredLate: n("late"),

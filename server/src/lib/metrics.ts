@@ -31,6 +31,11 @@ export function createMetrics() {
       labelNames: ["type", "outcome"] as const,
       registers: [registry],
     }),
+    webhookBatchFallbacks: new Counter({
+      name: "webhook_batch_fallbacks_total",
+      help: "Webhook processing batches redone one event per savepoint because the set-wise pass threw",
+      registers: [registry],
+    }),
     errors: new Counter({
       name: "errors_total",
       help: "Errors by code",

@@ -392,7 +392,8 @@ export const deliveryReceived = define<{ detail: unknown }>({
   when: "LINE's delivery webhook event names our delivery tag (a pending SMS is called off)",
   match: "tag",
   from: "any",
-  to: "same",
+  // A notice already settled otherwise (failed, undeliverable, cancelled) keeps its state: the event is recorded.
+  to: ["delivered", "delivered_late", "fallback_sms", "failed", "undeliverable", "cancelled"],
   timeline: ["delivered", "delivered_late", "delivery_received"],
   input: { detail: "jsonb" },
   guard: sql`n.delivered_at is null`,
