@@ -3,7 +3,6 @@ import { sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
 import { notFound } from "../lib/errors.ts";
 import { signViewToken } from "../lib/view-token.ts";
-import type { NextStep } from "./render.ts";
 import { isLineUserId } from "../lib/ids.ts";
 
 /**
@@ -45,7 +44,7 @@ export function shortLinkRouter(deps: Pick<AppDeps, "db" | "clock" | "config">):
     const id = idFromShortCode(req.params.code);
     const now = deps.clock.now();
     const rows = id
-      ? await deps.db.query<{ next_step: NextStep | null; created_at: Date | string }>(
+      ? await deps.db.query<{ next_step: { type?: unknown; id?: unknown } | null; created_at: Date | string }>(
           sql`select next_step, created_at from notifications where id = ${id}`,
         )
       : [];
