@@ -20,7 +20,7 @@ export interface Session {
   sandboxUser?: string | null;
 }
 
-// The pluggable SDK with only what we call keeps the first load small (product.md §9: ≤ 150 KB gzipped JS).
+// The pluggable SDK with only what we call keeps the first load small (docs/benchmarks.md: ≤ 150 KB gzipped JS).
 // is-in-client goes first: the mock plugin asks it at install time.
 let installed = false;
 function installModules() {
@@ -76,7 +76,7 @@ export async function initLiff(
   // The plugin is typed against the full SDK; with the pluggable core it only needs isInClient (installed above).
   liff.use(new LiffMockPlugin() as unknown as Parameters<typeof liff.use>[0]);
   await mocked.init({ liffId: config.liffId, mock: true });
-  // The mock refuses getFriendship until login() has been called (line-platform.md §4.4).
+  // The mock refuses getFriendship until login() has been called (a known liff-mock behaviour).
   liff.login();
   const user = sandboxUserFrom(env.search, env.storage);
   const load = async () => {

@@ -88,7 +88,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const e = parsed.data;
-  // product.md §8: sandbox when asked, or when there is no access token to reach the real LINE with.
+  // docs/sandbox.md: sandbox when asked, or when there is no access token to reach the real LINE with.
   const sandbox = e.SANDBOX ?? !e.LINE_CHANNEL_ACCESS_TOKEN;
   const port = e.PORT;
   const sandboxLinePort = e.SANDBOX_LINE_PORT || (port === 0 ? 0 : port + 1);

@@ -1,5 +1,5 @@
 /**
- * LIFF bundle bar (product.md §9): the JavaScript a next-step page (/liff/bills/:id, /liff/orders/:id) loads
+ * LIFF bundle bar (docs/benchmarks.md): the JavaScript a next-step page (/liff/bills/:id, /liff/orders/:id) loads
  * first must be ≤ 150 KB gzipped. Run with `pnpm bench:liff` (root), which builds the app first.
  *
  * Counted: the entry script and every modulepreload in dist/index.html, plus the next-step route chunk and its

@@ -1,4 +1,4 @@
-// pnpm bench:notify — the notifier against product.md §9, with baselines measured in the same run:
+// pnpm bench:notify — the notifier against docs/benchmarks.md, with baselines measured in the same run:
 //  1. dispatch: PNP sends against the LINE emulator (own process) with 50 ms added latency, at the configured rate
 //     (BENCH_NOTIFY_RATE, default 1,000/s = LINE_SEND_RATE's default); bar ≥ 95 % of it and 0 duplicates.
 //  2. ingest: POST /api/v1/notifications/batch (10,000 per request, each notification durable before the 202),

@@ -1,6 +1,6 @@
 // pnpm bench:webhook — our POST /webhook (PostgreSQL, every event durable before the 200) against the SDK's own
 // express middleware() answering 200 with no work; same machine, same run, unique signed follow events per request.
-// Bar (product.md §9): ours ≥ 0.8× the baseline's requests/s, p99 < 50 ms, every acknowledged event stored.
+// Bar (docs/benchmarks.md): ours ≥ 0.8× the baseline's requests/s, p99 < 50 ms, every acknowledged event stored.
 import { fork } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";

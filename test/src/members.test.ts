@@ -41,7 +41,7 @@ describe("phone normalisation", () => {
     expect(normalizePhone(input).ok).toBe(false);
   });
 
-  it("hashes E.164 with its + as LINE documents (line-platform.md §3.1)", () => {
+  it("hashes E.164 with its + as LINE documents (PNP phone-number hashing)", () => {
     expect(phoneHash("+818000001234")).toBe("d41e0ad70dddfeb68f149ad6fc61574b9c5780ab7bcb2fba5517771ffbb2409c");
   });
 });

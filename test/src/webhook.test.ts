@@ -21,7 +21,7 @@ const inboxCount = async (eventId: string) =>
 const friendOf = async (userId: string) => (await request(t.app).get(`/api/v1/line-users/${userId}`).set(auth())).body;
 
 describe("signature", () => {
-  it("matches LINE's documented vector (line-platform.md §1.2)", () => {
+  it("matches LINE's documented vector (Messaging API: signature validation)", () => {
     const body = '{"destination":"U8e742f61d673b39c7fff3cecb7536ef0","events":[]}';
     expect(sign(body, "8c570fa6dd201bb328f1c1eac23a96d8")).toBe("GhRKmvmHys4Pi8DxkF4+EayaH0OqtJtaZxgTD9fMDLs=");
   });

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { parsePhoneNumberFromString } from "libphonenumber-js/max";
 
-// LINE Notification Messages reach numbers issued in these countries only (line-platform.md §3).
+// LINE Notification Messages reach numbers issued in these countries only (LINE's notification-messages technical specs; docs/routing.md).
 const PNP_COUNTRIES = new Set(["TW", "JP", "TH"]);
 const MOBILE_TYPES = new Set(["MOBILE", "FIXED_LINE_OR_MOBILE"]);
 

@@ -21,7 +21,7 @@ export class JwksUnavailable extends Error {
 const ISSUER = "https://access.line.me";
 
 /**
- * Verifies LIFF ID tokens locally against LINE's JWKS (line-platform.md §4.2–4.3): ES256 only, so an HS256 token
+ * Verifies LIFF ID tokens locally against LINE's JWKS (docs/decisions/0003-local-jwks.md): ES256 only, so an HS256 token
  * (alg confusion) or `alg: none` never passes; `iss`, `aud` (our LINE Login channel) and `exp` are checked with a
  * small tolerance for clock skew. The key set is cached by jose and refetched when a token names an unknown `kid`
  * (key rotation), at most once per cooldown.

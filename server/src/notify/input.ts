@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { externalId } from "../lib/ids.ts";
 
-/** product.md §3: the seed's approved PNP use cases. Anything else may go to friends (push) only. */
+/** LINE Taiwan's 18 approved PNP use cases (docs/routing.md). Anything else may go to friends (push) only. */
 export const APPROVED_SCENARIOS = new Set([
   "shipping",
   "purchase",
@@ -28,7 +28,7 @@ export const URGENCIES = ["minutes", "hour", "day", "days"] as const;
 export type Urgency = (typeof URGENCIES)[number];
 
 /**
- * The seed's urgency table (product.md §4): how long we wait for a PNP `delivery` event before the SMS fallback.
+ * LINE Taiwan's urgency table (docs/routing.md): how long we wait for a PNP `delivery` event before the SMS fallback.
  * `minutes` sends the SMS at once; `days` sends none unless the request asks (then after LINE's 24-hour window).
  */
 export const DEFAULT_SMS_WAIT_SECONDS: Record<Urgency, number | null> = { minutes: 0, hour: 15 * 60, day: 4 * 3600, days: null };

@@ -100,7 +100,7 @@ export function taipeiTime(d: Date): string {
  * The SMS, kept short: a Chinese SMS is UCS-2, 70 characters in one part and 67 per part once split, and each part
  * is charged. The next-step link is the short `/n/<code>` link (short-link.ts), never the LIFF URL with its token. A
  * fallback SMS also states when the notice was issued (Asia/Taipei) and tells the user to ignore it if they already
- * acted (the seed's advice against confusion when the LINE message arrives late).
+ * acted (LINE Taiwan's advice against confusion when the LINE message arrives late, docs/routing.md).
  */
 export function smsText(
   cfg: Pick<RenderConfig, "publicBaseUrl">,

@@ -18,7 +18,7 @@ export interface RouteInputs {
   hasTemplate: boolean;
 }
 
-/** The route decision stored on the notification (product.md §4): the inputs and the rule that fired. */
+/** The route decision stored on the notification (docs/routing.md): the inputs and the rule that fired. */
 export interface RouteDecision {
   channel: Channel;
   pnpKind?: "flexible" | "template";
@@ -44,7 +44,7 @@ export function smsWaitSeconds(i: Pick<RouteInputs, "urgency" | "smsRequested" |
 }
 
 /**
- * product.md §4, in order. `exclude` removes channels that already failed for this notification (push quota).
+ * docs/routing.md, in order. `exclude` removes channels that already failed for this notification (push quota).
  */
 export function decideRoute(inputs: RouteInputs, at: Date, stage: RouteDecision["stage"], exclude: Channel[] = []): RouteDecision {
   const wait = smsWaitSeconds(inputs);

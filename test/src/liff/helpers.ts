@@ -29,7 +29,7 @@ export interface MintOptions {
 
 /**
  * A stand-in for LINE's `/oauth2/v2.1/certs` on loopback: ES256 keys with `kid`, like the real JWKS, and a
- * minting function shaped like LINE's LIFF ID tokens (line-platform.md §4.2).
+ * minting function shaped like LINE's LIFF ID tokens (LINE Login's ID token format).
  */
 export async function startJwks(): Promise<Jwks> {
   const keys = new Map<string, { privateKey: CryptoKey; jwk: JWK }>();

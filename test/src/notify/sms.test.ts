@@ -42,7 +42,7 @@ afterAll(async () => {
   await mitake.close();
 });
 
-describe("http provider (product.md §7)", () => {
+describe("http provider (docs/api.md)", () => {
   it("POSTs {to,text,reference} signed with a hex HMAC-SHA256 of the exact body", async () => {
     const p = createHttpSmsProvider({ url: http.url, secret: "s3cret" });
     const r = await p.send({ to: "+886912345678", text: "您好 hello", reference: "n-1" });

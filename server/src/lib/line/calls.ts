@@ -102,7 +102,7 @@ export async function pushPnpMessages(
   }
 }
 
-/** Template PNP (`/v2/bot/message/pnp/templated/push`): not in the SDK, so plain fetch (line-platform.md §3.3). */
+/** Template PNP (`/v2/bot/message/pnp/templated/push`): not in the SDK, so plain fetch (LINE notification messages reference, template API). */
 export async function pushPnpTemplate(
   api: LineApi,
   req: { to: string; template: PnpTemplate; deliveryTag: string },

@@ -3,7 +3,7 @@ import { connectionNeverMade, errorCode } from "../net.ts";
 import { SmsRejectedError, SmsRetryableError, type SmsProvider } from "./types.ts";
 
 /**
- * SMS_PROVIDER=http (product.md §7): POST SMS_HTTP_URL with JSON `{ to, text, reference }` and header
+ * SMS_PROVIDER=http (docs/api.md): POST SMS_HTTP_URL with JSON `{ to, text, reference }` and header
  * `X-Signature` = hex HMAC-SHA256 of the exact body bytes with SMS_HTTP_SECRET; any 2xx means accepted.
  * A refused connection, 429 or 5xx means not accepted (retried); other 4xx are permanent; a timeout is ambiguous
  * and surfaces as a plain Error (the dispatcher never repeats an ambiguous SMS for this provider).
