@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { createTestDb, DATABASE_URL, type TestDb } from "./db.ts";
+import { prerequisite } from "./prerequisites.ts";
 import { builtServerEntry, freePort, startServerProcess, type ServerProcess } from "./process.ts";
 
 /** Debian's chromium; a browser is never downloaded. */
@@ -11,9 +12,12 @@ export const CHROMIUM = "/usr/bin/chromium";
 export const hasChromium = existsSync(CHROMIUM);
 export const artifactsDir = fileURLToPath(new URL("../../artifacts", import.meta.url));
 
-/** Says why a browser test file is skipped, on a machine without chromium (CI installs it). */
+/**
+ * Says why a browser test file is skipped, on a machine without chromium; under CI=true (which installs it) a missing
+ * chromium fails the file instead.
+ */
 export function noteSkipped(what: string): void {
-  if (!hasChromium) process.stderr.write(`${what} skipped: no ${CHROMIUM} (apt-get install -y chromium)\n`);
+  prerequisite(what, hasChromium, `no ${CHROMIUM} (apt-get install -y chromium)`);
 }
 
 export const launchChromium = (): Promise<Browser> =>
