@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { createTestDb, DATABASE_URL, type TestDb } from "./db.ts";
+import { createTestDb, DATABASE_URL, pgliteDataDir, type TestDb } from "./db.ts";
 import { prerequisite } from "./prerequisites.ts";
 import { builtServerEntry, freePort, startServerProcess, type ServerProcess } from "./process.ts";
 
@@ -45,8 +45,9 @@ export interface SandboxStack {
  */
 export async function startSandboxStack(name: string, env: Record<string, string> = {}): Promise<SandboxStack> {
   mkdirSync(artifactsDir, { recursive: true });
-  const dataDir = mkdtempSync(join(tmpdir(), `oa-${name}-`));
   const db: TestDb | null = DATABASE_URL ? await createTestDb() : null;
+  // Without DATABASE_URL the server opens the embedded PGlite in its data directory: a copy of the run's template.
+  const dataDir = db ? mkdtempSync(join(tmpdir(), `oa-${name}-`)) : pgliteDataDir(name);
   const srv = await startServerProcess(
     { SANDBOX: "1", DATA_DIR: dataDir, SANDBOX_LINE_PORT: String(await freePort()), LOG_LEVEL: "warn", ...(db?.url ? { DATABASE_URL: db.url } : {}), ...env },
     builtServerEntry(),
