@@ -5,8 +5,9 @@ export default defineConfig({
     include: ["src/**/*.test.ts"],
     // Once per run: rebuilds a stale server bundle and migrates one PGlite that every test file then copies.
     globalSetup: ["src/helpers/global-setup.ts"],
-    testTimeout: 60_000,
-    // beforeAll starts servers, chromium and databases: on a busy 2-core machine that can take a while.
+    // Some tests start servers, scripts (tsx) and chromium, and beforeAll hooks start databases: on a 2-core machine
+    // that other jobs also load, a script that takes 10 s alone has been seen to take 35-65 s.
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
     // 2 cores: more workers only thrash PGlite start-ups and the browser.
