@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts"],
-    // Once per run: rebuilds a stale server bundle and migrates one PGlite that every test file then copies.
+    // Once per run: rebuilds a stale server bundle; migrates one PGlite (cached between runs) that every test file copies.
     globalSetup: ["src/helpers/global-setup.ts"],
     // Some tests start servers, scripts (tsx) and chromium, and beforeAll hooks start databases: on a 2-core machine
     // that other jobs also load, a script that takes 10 s alone has been seen to take 35-65 s.

@@ -15,7 +15,7 @@ export interface TestDb extends Database {
 }
 
 /**
- * A migrated PGlite made once per test run (by the global setup), so no test file pays for PGlite's initdb again
+ * A migrated PGlite made by the global setup (once, cached between runs), so no test file pays for PGlite's initdb
  * (3–8 s of CPU each on a busy 2-core machine, where 7 files used to time out in beforeAll):
  * - `dir/data`: its data directory, copied for each server a test starts in a child process (`pgliteDataDir`);
  * - `dir/pgdata.tar`: its `dumpDataDir()`, loaded by each test file's in-memory PGlite (`createTestDb`).
@@ -37,7 +37,7 @@ export async function makePgliteTemplate(dir: string): Promise<void> {
   }
 }
 
-/** The template's directory, when this run's global setup made one (not outside vitest, nor when a file was removed). */
+/** The template's directory, when the global setup provided one (not outside vitest). */
 function pgliteTemplate(): string | undefined {
   let dir: string | undefined;
   try {
