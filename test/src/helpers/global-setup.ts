@@ -2,8 +2,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { TestProject } from "vitest/node";
 import { migrationsFolder } from "@oa-notify/db";
+import type { TestProject } from "vitest/node";
 import { makePgliteTemplate } from "./db.ts";
 import { ensureServerBundle } from "./process.ts";
 
