@@ -43,8 +43,8 @@ export async function startServerProcess(
   child.stderr!.on("data", (d) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
-  // Under the 240 s test and hook timeouts, so a server that never comes up fails with its output.
-  const deadline = Date.now() + 200_000;
+  // Under the 300 s test and hook timeouts, so a server that never comes up fails with its output.
+  const deadline = Date.now() + 240_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${out}`);
     try {

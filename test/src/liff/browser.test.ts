@@ -32,7 +32,7 @@ beforeAll(async () => {
   srv = stack.srv;
   liffId = (await (await fetch(`${srv.url}/liff-config`)).json()).liffId;
   browser = await launchChromium();
-}); // the global hook timeout (240 s) allows for a cold server start on a busy 2-core machine
+}); // the global hook timeout (300 s) allows for a cold server start on a busy 2-core machine
 
 afterAll(async () => {
   await browser?.close();
