@@ -35,6 +35,8 @@ export interface CreateDbOptions {
   dataDir?: string | undefined;
   /** pg pool size. */
   poolSize?: number;
+  /** In-memory PGlite only: start from this data directory dump (PGlite's `dumpDataDir()`) instead of an empty cluster. */
+  loadDataDir?: Blob | undefined;
   migrate?: boolean;
 }
 
@@ -101,7 +103,7 @@ export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
   const { drizzle } = await import("drizzle-orm/pglite");
   const dataDir = opts.dataDir && opts.dataDir !== "memory://" ? opts.dataDir : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = dataDir ? new PGlite(dataDir) : new PGlite();
+  const client = dataDir ? new PGlite(dataDir) : new PGlite(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
   await client.waitReady;
   const db = drizzle(client, { schema }) as unknown as Db;
   if (opts.migrate !== false) {

@@ -132,7 +132,8 @@ describe("settings", () => {
 });
 
 describe("next-step pages", () => {
-  const bill = { billId: "B-2026-11", status: "unpaid", amountTwd: 1280, period: "2026-11", issuedAt: null, dueAt: "2026-12-05T15:59:59Z", paymentUrl: "https://pay.example.com/b", items: [{ name: "月租費", amountTwd: 1280 }] };
+  // Owned by another member than the one the tests bind (M-1001): readable only with its view token.
+  const bill = { memberId: "M-2002", billId: "B-2026-11", status: "unpaid", amountTwd: 1280, period: "2026-11", issuedAt: null, dueAt: "2026-12-05T15:59:59Z", paymentUrl: "https://pay.example.com/b", items: [{ name: "月租費", amountTwd: 1280 }] };
 
   it("shows a bill to a view-token holder: NT$, Taipei date, pay link, add-friend prompt (recorded) and a bind offer", async () => {
     setFriend(false);
@@ -156,7 +157,7 @@ describe("next-step pages", () => {
     setFriend(true);
     const api = new FakeApi();
     api.member = { memberId: "M-1001", phone: null, boundAt: null };
-    api.orders.set("O-1", { orderId: "O-1", status: "shipped", items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }], amountTwd: 900, orderedAt: "2026-11-25T03:00:00Z", deliveryEta: null, trackingUrl: "https://t.example.com/1" });
+    api.orders.set("O-1", { memberId: "M-1001", orderId: "O-1", status: "shipped", items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }], amountTwd: 900, orderedAt: "2026-11-25T03:00:00Z", deliveryEta: null, trackingUrl: "https://t.example.com/1" });
     renderAt(api, "/liff/orders/O-1");
     expect(await screen.findByRole("heading", { level: 1, name: "訂單編號 O-1" })).toBeTruthy();
     expect(screen.getByText("已出貨")).toBeTruthy();
@@ -173,6 +174,18 @@ describe("next-step pages", () => {
     renderAt(api, `/liff/bills/${bill.billId}`, "?t=other");
     expect((await screen.findByRole("alert")).textContent).toContain("找不到這筆資料");
     expect(screen.queryByText("NT$1,280")).toBeNull();
+  });
+
+  it("being bound is not enough: another member's bill, without its view token, is not found", async () => {
+    const api = new FakeApi();
+    api.member = { memberId: "M-1001", phone: null, boundAt: null };
+    api.bills.set(bill.billId, bill);
+    api.viewTokens.set("vt-order", "order:B-2026-11"); // a token for another kind of record does not open it either
+    renderAt(api, `/liff/bills/${bill.billId}`, "?t=vt-order");
+    expect((await screen.findByRole("alert")).textContent).toContain("找不到這筆資料");
+    expect(screen.queryByText("NT$1,280")).toBeNull();
+    await expect(api.bill(bill.billId, null)).rejects.toMatchObject({ status: 404 });
+    await expect(api.bill(bill.billId, "vt-order")).rejects.toMatchObject({ status: 404 });
   });
 });
 

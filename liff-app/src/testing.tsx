@@ -1,5 +1,8 @@
-import type { Api, Bill, BindBody, ConsentEntry, Me, Order } from "./api.ts";
+import type { Api, Bill, BindBody, ConsentEntry, Me, Order, Viewer } from "./api.ts";
 import { ApiError } from "./api.ts";
+
+/** An order or bill as the fake stores it: the record and the member who owns it (never sent to the page). */
+export type Owned<T> = Omit<T, "viewer"> & { memberId: string };
 
 /**
  * An in-memory stand-in for /liff-api with the server's rules that the pages depend on (consent required, one
@@ -9,9 +12,9 @@ export class FakeApi implements Api {
   member: Me["member"] = null;
   friend = false;
   ledger: ConsentEntry[] = [];
-  orders = new Map<string, Omit<Order, "viewer">>();
-  bills = new Map<string, Omit<Bill, "viewer">>();
-  viewTokens = new Map<string, string>(); // token → "bill:<id>"
+  orders = new Map<string, Owned<Order>>();
+  bills = new Map<string, Owned<Bill>>();
+  viewTokens = new Map<string, string>(); // token → "bill:<id>" or "order:<id>"
   calls: { method: string; args: unknown[] }[] = [];
   otpCode = "123456";
   attemptsLeft = 5;
@@ -59,23 +62,31 @@ export class FakeApi implements Api {
     this.ledger.push({ at: new Date().toISOString(), action: "withdraw", purpose: "p", noticeVersion: "2026-11-26.v1", method: "liff", memberId: this.member.memberId });
     this.member = null;
   }
-  private viewer(kind: "order" | "bill", id: string, t: string | null) {
+  /**
+   * As the server's readNextStep: readable by the bound member who owns it, or with a view token for this very record;
+   * anything else is null (404, whether or not it exists). An owner is "owner" even when a token came along.
+   */
+  private viewer(kind: "order" | "bill", id: string, ownerId: string, t: string | null): Viewer | null {
+    const owner = this.member !== null && this.member.memberId === ownerId;
     const byToken = t !== null && this.viewTokens.get(t) === `${kind}:${id}`;
-    return byToken ? { access: "view_token" as const, bound: Boolean(this.member) } : null;
+    if (!owner && !byToken) return null;
+    return { access: owner ? "owner" : "view_token", bound: this.member !== null };
   }
   async order(id: string, t: string | null): Promise<Order> {
     this.log("order", id, t);
     const o = this.orders.get(id);
-    const v = o && (this.member ? { access: "owner" as const, bound: true } : this.viewer("order", id, t));
+    const v = o && this.viewer("order", id, o.memberId, t);
     if (!o || !v) throw new ApiError(404, "not_found", "order not found");
-    return { ...o, viewer: v };
+    const { memberId: _owner, ...record } = o;
+    return { ...record, viewer: v };
   }
   async bill(id: string, t: string | null): Promise<Bill> {
     this.log("bill", id, t);
     const b = this.bills.get(id);
-    const v = b && (this.viewer("bill", id, t) ?? (this.member ? { access: "owner" as const, bound: true } : null));
+    const v = b && this.viewer("bill", id, b.memberId, t);
     if (!b || !v) throw new ApiError(404, "not_found", "bill not found");
-    return { ...b, viewer: v };
+    const { memberId: _owner, ...record } = b;
+    return { ...record, viewer: v };
   }
   async friendPrompt(body: { viewToken?: string; page?: string }) {
     this.log("friendPrompt", body);

@@ -16,7 +16,7 @@ export async function bundle(entry, outfile) {
     bundle: true,
     platform: "node",
     format: "esm",
-    target: "node20",
+    target: "node22",
     sourcemap: "linked",
     logLevel: "warning",
     plugins: [

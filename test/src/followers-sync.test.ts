@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import request from "supertest";
 import { syncFollowers } from "@oa-notify/server/members/followers-sync.ts";
 import { createLineApi } from "@oa-notify/server";
 import { buildTestApp, auth, sign, type TestContext } from "./helpers/app.ts";
+import { pgliteDataDir } from "./helpers/db.ts";
 import { lineUserId, unfollowEvent, webhookBody } from "./helpers/events.ts";
 
 /** A local server that speaks LINE's followers API (GET /v2/bot/followers/ids with limit/start → userIds/next). */
@@ -75,10 +74,10 @@ describe("followers sync", () => {
 
   it("`pnpm followers:sync` exits non-zero with one clear line on 403 (unverified account)", async () => {
     const f = await followersServer([], { status: 403 });
-    const dataDir = mkdtempSync(join(tmpdir(), "oa-sync-"));
+    const dataDir = pgliteDataDir("sync");
     const serverDir = fileURLToPath(new URL("../../server", import.meta.url));
     try {
-      const run = promisify(execFile)("npx", ["tsx", "src/followers-sync.ts"], {
+      const run = promisify(execFile)(process.execPath, ["--import", "tsx", "src/members/followers-sync.ts"], {
         cwd: serverDir,
         env: { PATH: process.env["PATH"], LINE_API_BASE_URL: f.url, SANDBOX: "1", DATA_DIR: dataDir, LOG_LEVEL: "silent" },
       });
@@ -91,22 +90,24 @@ describe("followers sync", () => {
       expect(lines[0]).toMatch(/verified or premium/);
     } finally {
       f.server.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
   it("`pnpm followers:sync` succeeds against a followers API and reports the count", async () => {
     const users = Array.from({ length: 5 }, lineUserId);
     const f = await followersServer(users, { pageSize: 2 });
-    const dataDir = mkdtempSync(join(tmpdir(), "oa-sync-"));
+    const dataDir = pgliteDataDir("sync");
     const serverDir = fileURLToPath(new URL("../../server", import.meta.url));
     try {
-      const { stdout } = await promisify(execFile)("npx", ["tsx", "src/followers-sync.ts"], {
+      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/members/followers-sync.ts"], {
         cwd: serverDir,
         env: { PATH: process.env["PATH"], LINE_API_BASE_URL: f.url, SANDBOX: "1", DATA_DIR: dataDir, LOG_LEVEL: "silent" },
       });
       expect(stdout).toContain("5 followers in 3 page(s), 5 marked friend");
     } finally {
       f.server.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

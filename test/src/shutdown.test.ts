@@ -1,16 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { mkdtempSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createDb, sql } from "@oa-notify/db";
 import { sign } from "./helpers/app.ts";
+import { pgliteDataDir } from "./helpers/db.ts";
 import { followEvent, lineUserId, webhookBody } from "./helpers/events.ts";
 import { builtServerEntry, freePort, startServerProcess } from "./helpers/process.ts";
 
 describe("graceful shutdown", () => {
   it("on SIGTERM finishes an in-flight webhook, stores its event, closes the database and exits 0 (the production bundle)", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "oa-shutdown-"));
+    const dataDir = pgliteDataDir("shutdown");
     const secret = "shutdown-secret";
     const srv = await startServerProcess({
       DATA_DIR: dataDir,
@@ -52,6 +51,7 @@ describe("graceful shutdown", () => {
       expect(rows[0]!.n).toBe(1);
     } finally {
       await db.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

@@ -31,7 +31,7 @@ beforeAll(async () => {
   stack = await startSandboxStack("dashboard-browser");
   srv = stack.srv;
   browser = await launchChromium();
-}, 120_000);
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -127,5 +127,5 @@ describe.skipIf(!hasChromium)("operator dashboard in chromium", () => {
     } finally {
       await ctx.close();
     }
-  }, 120_000);
+  });
 });

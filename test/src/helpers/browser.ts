@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { createTestDb, DATABASE_URL, type TestDb } from "./db.ts";
+import { createTestDb, DATABASE_URL, pgliteDataDir, type TestDb } from "./db.ts";
+import { prerequisite } from "./prerequisites.ts";
 import { builtServerEntry, freePort, startServerProcess, type ServerProcess } from "./process.ts";
 
 /** Debian's chromium; a browser is never downloaded. */
@@ -11,9 +12,12 @@ export const CHROMIUM = "/usr/bin/chromium";
 export const hasChromium = existsSync(CHROMIUM);
 export const artifactsDir = fileURLToPath(new URL("../../artifacts", import.meta.url));
 
-/** Says why a browser test file is skipped, on a machine without chromium (CI installs it). */
+/**
+ * Says why a browser test file is skipped, on a machine without chromium; under CI=true (which installs it) a missing
+ * chromium fails the file instead.
+ */
 export function noteSkipped(what: string): void {
-  if (!hasChromium) process.stderr.write(`${what} skipped: no ${CHROMIUM} (apt-get install -y chromium)\n`);
+  prerequisite(what, hasChromium, `no ${CHROMIUM} (apt-get install -y chromium)`);
 }
 
 export const launchChromium = (): Promise<Browser> =>
@@ -41,8 +45,9 @@ export interface SandboxStack {
  */
 export async function startSandboxStack(name: string, env: Record<string, string> = {}): Promise<SandboxStack> {
   mkdirSync(artifactsDir, { recursive: true });
-  const dataDir = mkdtempSync(join(tmpdir(), `oa-${name}-`));
   const db: TestDb | null = DATABASE_URL ? await createTestDb() : null;
+  // Without DATABASE_URL the server opens the embedded PGlite in its data directory: a copy of the run's template.
+  const dataDir = db ? mkdtempSync(join(tmpdir(), `oa-${name}-`)) : pgliteDataDir(name);
   const srv = await startServerProcess(
     { SANDBOX: "1", DATA_DIR: dataDir, SANDBOX_LINE_PORT: String(await freePort()), LOG_LEVEL: "warn", ...(db?.url ? { DATABASE_URL: db.url } : {}), ...env },
     builtServerEntry(),

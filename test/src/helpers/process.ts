@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -43,7 +43,8 @@ export async function startServerProcess(
   child.stderr!.on("data", (d) => (out += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  // Under the 300 s test and hook timeouts, so a server that never comes up fails with its output.
+  const deadline = Date.now() + 240_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${out}`);
     try {
@@ -61,8 +62,37 @@ export async function startServerProcess(
   return { child, url, output: () => out, exited };
 }
 
-/** The production bundle `pnpm start` runs (server/dist/main.mjs), built now if this run did not build it. */
+const bundledSources = [join(serverDir, "src"), fileURLToPath(new URL("../../../db/src", import.meta.url)), join(serverDir, "scripts", "build.mjs")];
+
+/** The newest modification time of a file under `path` (or of `path` itself). */
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = 0;
+  for (const e of readdirSync(path, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/** Whether server/dist is missing, or older than a file it bundles (server/src, db/src, the build script). */
+export function serverBundleStale(): boolean {
+  const outputs = ["main.mjs", "worker-main.mjs"].map((f) => join(serverDir, "dist", f));
+  if (!outputs.every((f) => existsSync(f))) return true;
+  const built = Math.min(...outputs.map((f) => statSync(f).mtimeMs));
+  return bundledSources.some((s) => newestMtime(s) > built);
+}
+
+/** Rebuilds server/dist when it is stale, so a test never runs yesterday's bundle against today's sources. */
+export function ensureServerBundle(): void {
+  if (serverBundleStale()) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: serverDir, stdio: "ignore" });
+}
+
+/**
+ * The production bundle `pnpm start` runs (server/dist/main.mjs), rebuilt first if it is missing or older than its
+ * sources (the global setup already did that once for the run; this covers a file run without it).
+ */
 export function builtServerEntry(): string {
-  if (!existsSync(join(serverDir, "dist", "main.mjs"))) execFileSync(process.execPath, ["scripts/build.mjs"], { cwd: serverDir, stdio: "ignore" });
+  ensureServerBundle();
   return "dist/main.mjs";
 }

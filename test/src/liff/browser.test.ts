@@ -32,7 +32,7 @@ beforeAll(async () => {
   srv = stack.srv;
   liffId = (await (await fetch(`${srv.url}/liff-config`)).json()).liffId;
   browser = await launchChromium();
-}, 120_000); // a cold server start (tsx, migrations, the sandbox's demo seed) on a busy 2-core CI box
+}); // the global hook timeout (300 s) allows for a cold server start on a busy 2-core machine
 
 afterAll(async () => {
   await browser?.close();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
 import { sql } from "@oa-notify/db";
 import { verifyViewToken } from "@oa-notify/server/lib/view-token.ts";
-import { nextStepUrl, smsSegments, taipeiTime } from "@oa-notify/server/notify/render.ts";
+import { nextStepUrl, smsSegments } from "@oa-notify/server/notify/render.ts";
 import { idFromShortCode, shortCode } from "@oa-notify/server/notify/short-link.ts";
 import { renderSmsText } from "@oa-notify/server/sandbox/render.ts";
 import { buildTestApp, type TestContext } from "../helpers/app.ts";
@@ -24,12 +24,15 @@ const codeIn = (smsText: string) => SHORT.exec(smsText)?.[1] ?? null;
 
 describe("short next-step link in the SMS", () => {
   it("a fallback SMS carries the short link, the Taipei time and the ignore line, in 2 parts instead of 6+", async () => {
+    // Issued at 16:30 UTC on 26 Nov 2026 = 00:30 on the 27th in Taipei (UTC+8): the SMS shows the Taipei date and a
+    // 00 hour (not 24). Written out by hand, not with the code's own formatter.
+    h.t.clock.set(Date.parse("2026-11-26T16:30:00Z"));
+    const issued = "2026/11/27 00:30";
     const m = await h.member({ sim: { blocked: true } }); // PNP accepted, never delivered: the SMS follows
     const body = "本期帳單 NT$1,234 將於 12/01 到期，請於期限前繳費";
     const step = { type: "bill" as const, id: `b-${randomUUID().slice(0, 8)}` };
     const res = await h.post({ memberId: m.memberId, scenario: "billing", urgency: "hour", text: body, nextStep: step });
     expect(res.status).toBe(202);
-    const createdAt = h.t.clock.now();
     await h.run();
     h.t.clock.advance(15 * MIN + 1000);
     await h.run();
@@ -39,13 +42,13 @@ describe("short next-step link in the SMS", () => {
     expect(sms).toBeDefined();
     const textSent = sms!.text;
     expect(textSent).toContain(body);
-    expect(textSent).toContain(taipeiTime(createdAt));
+    expect(textSent).toContain(issued);
     expect(textSent).toContain("若您已完成，請忽略此訊息");
     expect(textSent).not.toContain("liff.line.me");
     expect(textSent).not.toContain("?t=");
     const code = codeIn(textSent);
     expect(code).toBe(shortCode(res.body.id));
-    expect(textSent.split("\n")).toEqual([`${taipeiTime(createdAt)} ${body}`, `${BASE}/n/${code}`, "若您已完成，請忽略此訊息"]);
+    expect(textSent.split("\n")).toEqual([`${issued} ${body}`, `${BASE}/n/${code}`, "若您已完成，請忽略此訊息"]);
 
     // What the same notice cost before: the LIFF URL with its view token and the bilingual lines.
     const longUrl = await nextStepUrl(
@@ -57,7 +60,7 @@ describe("short next-step link in the SMS", () => {
     const before = [
       body,
       longUrl,
-      `通知時間 Notice time: ${taipeiTime(createdAt)} (台北時間 Taipei)`,
+      `通知時間 Notice time: ${issued} (台北時間 Taipei)`,
       "若您已完成，請忽略此訊息 / Please ignore this message if already done.",
     ].join("\n");
     const now = smsSegments(textSent);

@@ -23,7 +23,7 @@ beforeAll(async () => {
   stack = await startSandboxStack("sandbox-browser", { WORKER_ENABLED: "0" });
   srv = stack.srv;
   browser = await launchChromium();
-}, 120_000);
+});
 
 afterAll(async () => {
   await browser?.close();
