@@ -11,8 +11,6 @@ import { CONSENT } from "./helpers.ts";
 let h: NotifyHarness;
 beforeAll(async () => {
   h = await notifyHarness();
-  // The LIFF API verifies ID tokens against the emulator's JWKS, as in sandbox mode (main.ts does the same).
-  h.t.config.line.apiBaseUrl = h.emulator.url;
 });
 afterAll(async () => h?.close());
 

@@ -8,7 +8,7 @@ import { startLineEmulator, type StartedLineEmulator, type SimUserInput } from "
 import { createNotifyWorker, type NotifyWorker, type NotifyWorkerOptions } from "@oa-notify/server/notify/worker.ts";
 import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
 import type { SmsProvider } from "@oa-notify/server/lib/sms/types.ts";
-import { auth, buildTestApp, listen, TEST_SECRET, type TestContext } from "../helpers/app.ts";
+import { auth, buildTestApp, listen, TEST_SECRET, testClock, testConfig, type TestContext } from "../helpers/app.ts";
 import type { TestDb } from "../helpers/db.ts";
 
 export const ACCESS_TOKEN = "test-access-token";
@@ -38,14 +38,17 @@ export function randomPhone(): { local: string; e164: string } {
 }
 
 export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyWorkerOptions; env?: Record<string, string | undefined> } = {}): Promise<NotifyHarness> {
-  const t = await buildTestApp({ ...(opts.db ? { db: opts.db } : {}), ...(opts.env ? { env: opts.env } : {}) });
+  const clock = testClock();
   const emulator = await startLineEmulator({
     channelSecret: TEST_SECRET,
     channelAccessToken: ACCESS_TOKEN,
-    loginChannelId: t.config.line.loginChannelId,
-    clock: t.clock,
+    loginChannelId: testConfig(opts.env).line.loginChannelId,
+    clock,
     deliveryDelayMs: 60_000, // tests release deliveries explicitly with flushDeliveries()
   });
+  // The app's own LINE client points at the emulator too (as main.ts does in sandbox mode): the LIFF API checks ID
+  // tokens against the emulator's JWKS. The emulator starts first because the config is frozen once built.
+  const t = await buildTestApp({ clock, env: { ...opts.env, LINE_API_BASE_URL: emulator.url }, ...(opts.db ? { db: opts.db } : {}) });
   const server: Server = await listen(t.app);
   emulator.setWebhookUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`);
   const line = createLineApi({ baseUrl: emulator.url, channelAccessToken: ACCESS_TOKEN });

@@ -16,8 +16,6 @@ const SHORT = new RegExp(`${BASE.replace(/\./g, "\\.")}/n/([A-Za-z0-9_-]{22})(?=
 let h: NotifyHarness;
 beforeAll(async () => {
   h = await notifyHarness({ env: { PUBLIC_BASE_URL: BASE } });
-  // The LIFF API verifies ID tokens against the emulator's JWKS (as main.ts does in sandbox mode).
-  h.t.config.line.apiBaseUrl = h.emulator.url;
 });
 afterAll(async () => h?.close());
 

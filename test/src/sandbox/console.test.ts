@@ -31,7 +31,8 @@ const clock = new ManualClock(Date.parse("2026-11-26T02:00:00Z"));
 
 async function boot() {
   sandbox = await startSandbox({ config, db, logger: createLogger("silent", new LogCapture()), clock });
-  const line = createLineApi({ baseUrl: config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
+  // As main.ts: the app's LINE client is built on the emulator's URL (the config is frozen and stays as it was).
+  const line = createLineApi({ baseUrl: sandbox.emulator.url, channelAccessToken: config.line.channelAccessToken });
   app = createApp({ db, line, sms: sandbox.sms!, clock, logger: createLogger("silent", new LogCapture()), config, sandboxConsole: sandbox.console });
   server = createServer(app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -77,8 +78,13 @@ describe("sandbox console API", () => {
     expect((await request(plain).get("/sandbox/api/users")).status).toBe(404);
   });
 
-  it("points the app's LINE base URL at the emulator", () => {
-    expect(config.line.apiBaseUrl).toBe(sandbox.emulator.url);
+  it("leaves the config alone: it is frozen, and startSandbox hands out the emulator's URL instead", () => {
+    expect(Object.isFrozen(config) && Object.isFrozen(config.line) && Object.isFrozen(config.apiKeys)).toBe(true);
+    expect(() => {
+      (config.line as { apiBaseUrl: string }).apiBaseUrl = sandbox.emulator.url;
+    }).toThrow(TypeError);
+    expect(config.line.apiBaseUrl).not.toBe(sandbox.emulator.url);
+    expect(sandbox.emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it("creates a user who follows: the product sees a friend through a signed follow webhook", async () => {
