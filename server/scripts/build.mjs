@@ -2,8 +2,8 @@
 // (tsx's loader thread alone costs ~40 MB of RSS). npm packages stay external (resolved from server/node_modules);
 // the workspace's own packages (@oa-notify/*) are bundled in. Assets are found from the repository root at run time
 // (server/src/lib/paths.ts, db's migrationsFolder), so the bundle runs inside this checkout.
-import { rmSync } from "node:fs";
-import { resolve } from "node:path";
+import { readdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
 
@@ -35,22 +35,27 @@ export async function bundle(entry, outfile) {
 export const serverEntries = ["main", "worker-main"];
 
 /**
- * Bundles the server's entries into `outdir` (relative to server/, or absolute: dist/main.mjs, dist/worker-main.mjs) with code splitting. Without it
- * esbuild inlines every dynamic import(), and main.mjs would carry the sandbox (the LINE emulator, its console, ajv,
- * yaml, ulid) that main.ts loads only in sandbox mode. Split, the sandbox is a chunk of its own (dist/chunks/) that a
- * production server never reads; code both entries share goes into shared chunks that they import statically.
- * The outdir is emptied first: chunk names carry a content hash, so old ones would pile up.
+ * Bundles the server's entries into `outdir` (relative to server/, or absolute: dist/main.mjs, dist/worker-main.mjs)
+ * with code splitting. Without it esbuild inlines every dynamic import(), and main.mjs would carry the sandbox (the
+ * LINE emulator, its console, ajv, yaml, ulid) that main.ts loads only in sandbox mode. Split, the sandbox is a chunk
+ * of its own (dist/chunks/) that a production server never reads; code both entries share goes into shared chunks
+ * that they import statically. Chunk names carry a content hash, so chunks of earlier builds are deleted afterwards
+ * (not before: a server or test starting meanwhile, or a concurrent identical build, must always find its chunks).
  */
 export async function buildServer(outdir = "dist") {
-  rmSync(resolve(serverDir, outdir), { recursive: true, force: true });
-  await build({
+  const out = resolve(serverDir, outdir);
+  const result = await build({
     ...common,
     entryPoints: Object.fromEntries(serverEntries.map((e) => [e, `src/${e}.ts`])),
     outdir,
     outExtension: { ".js": ".mjs" },
     splitting: true,
     chunkNames: "chunks/[name]-[hash]",
+    metafile: true,
   });
+  const written = new Set(Object.keys(result.metafile.outputs).map((f) => resolve(serverDir, f)));
+  const chunks = join(out, "chunks");
+  for (const f of readdirSync(chunks)) if (!written.has(join(chunks, f))) rmSync(join(chunks, f), { force: true });
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
