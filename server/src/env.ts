@@ -78,7 +78,21 @@ export interface Config {
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {
     super(`invalid configuration:\n  ${issues.join("\n  ")}`);
+    this.name = "ConfigError";
   }
+}
+
+/**
+ * Freezes a value and everything reachable from it. The config is read once at start-up and shared by every part of
+ * the app; a part that wrote into it (the sandbox once pointed `line.apiBaseUrl` at its emulator) would change what
+ * the others see behind their back. Frozen, such a write throws a TypeError (ES modules are strict mode).
+ */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /** Parses an environment into a Config; throws ConfigError listing every bad or missing field. */
@@ -88,8 +102,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   const e = parsed.data;
-  // docs/sandbox.md: sandbox when asked, or when there is no access token to reach the real LINE with.
-  const sandbox = e.SANDBOX ?? !e.LINE_CHANNEL_ACCESS_TOKEN;
+  // Sandbox when asked (SANDBOX=1), or by itself when there is no access token to reach the real LINE with — but
+  // only on a developer's machine. Next to a configured DATABASE_URL or with NODE_ENV=production a forgotten token
+  // would otherwise start the emulator and its unauthenticated console (API key, channel secret, every SMS with its
+  // OTP code, ID tokens for anyone) against what may be the production database; there it is a config error instead.
+  const mayGuessSandbox = !e.DATABASE_URL && e.NODE_ENV !== "production";
+  const sandbox = e.SANDBOX ?? (!e.LINE_CHANNEL_ACCESS_TOKEN && mayGuessSandbox);
   const port = e.PORT;
   const sandboxLinePort = e.SANDBOX_LINE_PORT || (port === 0 ? 0 : port + 1);
   const issues: string[] = [];
@@ -100,7 +118,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     return "";
   };
   const channelSecret = need("LINE_CHANNEL_SECRET", e.LINE_CHANNEL_SECRET, "sandbox-secret");
-  const channelAccessToken = need("LINE_CHANNEL_ACCESS_TOKEN", e.LINE_CHANNEL_ACCESS_TOKEN, "sandbox-token");
+  const channelAccessToken = e.LINE_CHANNEL_ACCESS_TOKEN ?? (sandbox ? "sandbox-token" : "");
+  if (!channelAccessToken) {
+    // Not in sandbox mode and no token: either SANDBOX=0, or the sandbox declined to guess (see mayGuessSandbox).
+    issues.push(
+      e.SANDBOX === false
+        ? "LINE_CHANNEL_ACCESS_TOKEN: required outside sandbox mode"
+        : `LINE_CHANNEL_ACCESS_TOKEN: required (${e.DATABASE_URL ? "DATABASE_URL is set" : "NODE_ENV=production"}, so the sandbox does not turn on by itself); set it, or set SANDBOX=1 to run against the built-in LINE emulator on purpose`,
+    );
+  }
   const apiKeys = need("API_KEYS", e.API_KEYS, "sandbox-key")
     .split(",")
     .map((k) => k.trim())
@@ -119,9 +145,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     issues.push("MITAKE_USERNAME, MITAKE_PASSWORD: required when SMS_PROVIDER=mitake");
   }
   if (issues.length) throw new ConfigError(issues);
-  return {
+  return deepFreeze({
     port,
-    host: e.HOST,
+    // The sandbox's console is unauthenticated (it shows the API key and secret and mints ID tokens), so by default
+    // it is reachable from this machine only; HOST=0.0.0.0 opens it up on purpose (e.g. inside a container).
+    host: e.HOST ?? (sandbox ? "127.0.0.1" : undefined),
     databaseUrl: e.DATABASE_URL,
     dataDir: e.DATA_DIR ?? ".data",
     sandbox,
@@ -129,7 +157,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     line: {
       channelSecret,
       channelAccessToken,
-      // In sandbox the emulator's address is filled in once it listens (main.ts).
+      // In sandbox mode the server's own LINE client is given the emulator's actual address (main.ts); this default
+      // is where a separate `pnpm worker` finds that emulator (SANDBOX_LINE_PORT on this machine).
       apiBaseUrl: e.LINE_API_BASE_URL ?? (sandbox ? `http://127.0.0.1:${sandboxLinePort}` : "https://api.line.me"),
       loginChannelId,
       liffId,
@@ -152,7 +181,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     publicRateLimitPerMinute: e.PUBLIC_RATE_LIMIT_PER_MINUTE,
     workerEnabled: e.WORKER_ENABLED ?? true,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
-  };
+  });
 }
 
 /** The process's environment, parsed once. The only reader of process.env; exits with the field errors. */

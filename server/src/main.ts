@@ -7,7 +7,6 @@ import { createApp } from "./app.ts";
 import { createLineApi } from "./lib/line/client.ts";
 import { createSmsProvider } from "./lib/sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
-import { sandboxBanner, seedSandbox, startSandbox } from "./sandbox/runtime.ts";
 
 const config = configFromProcess();
 const logger = createLogger(config.logLevel);
@@ -16,10 +15,12 @@ async function main() {
   const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });
   logger.info({ database: database.kind }, "database ready");
 
-  // Sandbox (product.md §8): the LINE emulator starts first and config.line.apiBaseUrl is pointed at it, so push,
-  // PNP and the LIFF ID-token JWKS all reach the emulator.
-  const sandbox = config.sandbox ? await startSandbox({ config, db: database, logger, clock: systemClock }) : null;
-  const line = createLineApi({ baseUrl: config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
+  // Sandbox (README.md, "Sandbox"): the LINE emulator starts first and the app's LINE client is built on its URL, so
+  // push, PNP and the LIFF ID-token JWKS all reach the emulator. Loaded by import() only in sandbox mode: the
+  // production bundle keeps the emulator, its console and their dependencies (ajv, yaml, ulid) in a chunk of their
+  // own (server/scripts/build.mjs) that a production server never reads.
+  const sandbox = config.sandbox ? await (await import("./sandbox/runtime.ts")).startSandbox({ config, db: database, logger, clock: systemClock }) : null;
+  const line = createLineApi({ baseUrl: sandbox ? sandbox.emulator.url : config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
   const sms = sandbox?.sms ?? createSmsProvider(config, logger);
   const app = createApp({ db: database, line, sms, clock: systemClock, logger, config, ...(sandbox ? { sandboxConsole: sandbox.console } : {}) });
   const { processor } = app.services;
@@ -69,6 +70,7 @@ async function main() {
     sandbox.attach(port);
     // In the background, after the signal handlers: seeding is slow and must not delay a clean shutdown.
     void (async () => {
+      const { seedSandbox, sandboxBanner } = await import("./sandbox/runtime.ts"); // loaded above: no second read
       const demo = sandbox.firstStart
         ? await seedSandbox({ baseUrl: `http://127.0.0.1:${port}`, apiKey: config.apiKeys[0]!, emulator: sandbox.emulator, logger }).catch((err: Error) => {
             logger.warn({ err: err.message }, "sandbox demo data not seeded");

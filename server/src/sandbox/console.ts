@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import express, { Router, type RequestHandler } from "express";
+import helmet from "helmet";
 import { z } from "zod";
 import { sql, type Database } from "@oa-notify/db";
 import type { Config } from "../env.ts";
@@ -8,8 +11,8 @@ import { parseOr400 } from "../lib/validate.ts";
 import { maskPhone } from "../lib/phone.ts";
 import type { SimUser, SimUserInput, StartedLineEmulator } from "./emulator.ts";
 import { renderInboxItem, renderSmsText } from "./render.ts";
-import { consolePage } from "./console-page.ts";
 import { lineUserIdSchema } from "../lib/ids.ts";
+import { serverSrcDir } from "../lib/paths.ts";
 
 export interface SandboxConsoleDeps {
   emulator: StartedLineEmulator;
@@ -52,17 +55,49 @@ const faultsBody = z
   })
   .strict();
 
+/** The console page, its script and stylesheet (console/static/), read once: they change only with a deploy. */
+function consoleFiles() {
+  const dir = join(serverSrcDir, "sandbox", "console", "static");
+  const read = (name: string) => readFileSync(join(dir, name), "utf8");
+  return { html: read("index.html"), js: read("app.js"), css: read("app.css") };
+}
+
 /**
  * The sandbox console (`/sandbox`) and its JSON API (`/sandbox/api/*`): a developer plays the LINE users here.
- * Mounted only in sandbox mode; there is no LINE account behind it, so it needs no login.
+ * Mounted only in sandbox mode; there is no LINE account behind it, so it needs no login (and the server listens on
+ * 127.0.0.1 in sandbox mode unless HOST says otherwise, env.ts).
+ *
+ * The page is static files, like the operator dashboard (dashboard/router.ts): it renders messages that anyone
+ * with the channel token can send, so the CSP allows nothing but our own script and stylesheet (no inline script or
+ * style, no other origin), and the script only ever sets text.
  */
 export function sandboxConsoleRouter(deps: SandboxConsoleDeps): Router {
   const { emulator, db, config } = deps;
   const r = Router();
-  const page = consolePage();
-
-  r.get("/", (_req, res) => {
-    res.set("cache-control", "no-store").type("html").send(page);
+  const files = consoleFiles();
+  r.use(
+    helmet.contentSecurityPolicy({
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", "data:"],
+        connectSrc: ["'self'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"], // every form is handled by the script (fetch), none is ever submitted
+        frameAncestors: ["'none'"],
+      },
+    }),
+  );
+  r.get(["/", "/index.html"], (_req, res) => {
+    res.set("cache-control", "no-store").type("html").send(files.html);
+  });
+  r.get("/app.js", (_req, res) => {
+    res.set("cache-control", "no-cache").type("text/javascript").send(files.js);
+  });
+  r.get("/app.css", (_req, res) => {
+    res.set("cache-control", "no-cache").type("text/css").send(files.css);
   });
 
   const api = Router();

@@ -8,7 +8,7 @@ import { serverSrcDir } from "../lib/paths.ts";
 
 /**
  * Request validation for the LINE emulator against LINE's own OpenAPI document (messaging-api.yml, Apache-2.0,
- * vendored beside this file so the product runs without ../shared).
+ * vendored in ./openapi/ with its LICENSE, so the product needs nothing outside this repository).
  *
  * Why ajv and not a whole OpenAPI router: the spec models message types with `discriminator` on a base schema that
  * each subtype `allOf`s. Generic OpenAPI validators check only the base (`{type}`), so a text message without

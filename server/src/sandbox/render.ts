@@ -6,6 +6,8 @@ export type RenderedPart =
   | { type: "alt"; text: string }
   | { type: "item"; key: string; value: string; emphasized?: boolean }
   | { type: "link"; label: string; href: string; original: string }
+  /** a URI the console must not make clickable (see linkable): shown as text */
+  | { type: "uri_text"; label: string; uri: string }
   | { type: "note"; text: string };
 export interface RenderedItem {
   kind: InboxItem["kind"];
@@ -34,6 +36,20 @@ export function rewriteLiffUrl(url: string, liffId: string, sandboxUser?: string
 
 const URL_IN_TEXT = /https?:\/\/[^\s"'<>）)]+/g;
 
+const LINK_SCHEMES = new Set(["http:", "https:", "line:", "tel:"]);
+/**
+ * Whether the console may render a message's URI as a link: http(s), `line:` (LINE's own URL schemes) and `tel:`
+ * only. A message can carry any URI (a `javascript:` or `data:` one would run in the console's origin when clicked),
+ * so everything else is shown as text. Paths on this server (the rewritten /liff/… links) resolve to http.
+ */
+export function linkable(uri: string): boolean {
+  try {
+    return LINK_SCHEMES.has(new URL(uri, "http://sandbox.invalid/").protocol);
+  } catch {
+    return false;
+  }
+}
+
 function walkFlex(node: any, out: RenderedPart[], link: (label: string, url: string) => void) {
   if (!node || typeof node !== "object") return;
   if (Array.isArray(node)) {
@@ -51,7 +67,10 @@ function walkFlex(node: any, out: RenderedPart[], link: (label: string, url: str
 
 export function renderInboxItem(item: InboxItem, liffId: string, userId?: string): RenderedItem {
   const parts: RenderedPart[] = [];
-  const link = (label: string, url: string) => parts.push({ type: "link", label, href: rewriteLiffUrl(url, liffId, userId), original: url });
+  const link = (label: string, url: string) => {
+    const href = rewriteLiffUrl(url, liffId, userId);
+    parts.push(linkable(href) ? { type: "link", label, href, original: url } : { type: "uri_text", label, uri: url });
+  };
   const textWithLinks = (text: string) => {
     parts.push({ type: "text", text });
     for (const m of text.match(URL_IN_TEXT) ?? []) link(m, m);

@@ -23,8 +23,9 @@ export interface SandboxRuntime {
 }
 
 /**
- * Starts the LINE emulator for sandbox mode (product.md §8) and points the config's LINE base URL at it, so every
- * LINE client in the app (push, PNP, JWKS for LIFF ID tokens) talks to the emulator.
+ * Starts the LINE emulator for sandbox mode (README.md, "Sandbox"). The config stays as it was (it is frozen):
+ * the caller builds its LINE client on `emulator.url`, and everything that talks to LINE (push, PNP, the JWKS that
+ * LIFF ID tokens are checked against) goes through that client.
  */
 export async function startSandbox(opts: { config: Config; db: Database; logger: Logger; clock: Clock }): Promise<SandboxRuntime> {
   const { config, logger } = opts;
@@ -41,7 +42,6 @@ export async function startSandbox(opts: { config: Config; db: Database; logger:
     logger: logger.child({ component: "line-emulator" }),
     requestLogLimit: 5_000,
   });
-  config.line.apiBaseUrl = emulator.url;
   const sms =
     config.sms.provider === "log"
       ? createLogSmsProvider((m) => {

@@ -2,8 +2,8 @@ import { z } from "zod";
 import type { LineErrorDetail } from "./openapi.ts";
 
 /**
- * Template PNP (`POST /v2/bot/message/pnp/templated/push`) is not in line-openapi, so its documented body rules
- * (line-platform.md §3.3) live here. Country key lists are not public, so any well-formed key is accepted.
+ * Template PNP (`POST /v2/bot/message/pnp/templated/push`) is not in LINE's OpenAPI document (./openapi/), so its
+ * documented body rules (https://developers.line.biz/en/reference/line-notification-messages/) live here. Country key lists are not public, so any well-formed key is accepted.
  */
 const key = z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "Invalid key");
 export const templatePnpSchema = z.object({

@@ -45,11 +45,14 @@ export function testConfig(env: Record<string, string | undefined> = {}): Config
   });
 }
 
+/** The manual clock tests start from (a Thursday in Taipei office hours). */
+export const testClock = () => new ManualClock(Date.parse("2026-11-26T02:00:00Z"));
+
 /** createApp with test deps: a fresh database, a manual clock, an SMS sink and captured logs. */
 export async function buildTestApp(opts: { env?: Record<string, string | undefined>; db?: TestDb; clock?: ManualClock } = {}): Promise<TestContext> {
   const db = opts.db ?? (await createTestDb());
   const config = testConfig(opts.env);
-  const clock = opts.clock ?? new ManualClock(Date.parse("2026-11-26T02:00:00Z"));
+  const clock = opts.clock ?? testClock();
   const logs = new LogCapture();
   const logger = createLogger("debug", logs);
   const sms = createLogSmsProvider();

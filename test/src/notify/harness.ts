@@ -3,12 +3,12 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import request from "supertest";
 import { sql } from "@oa-notify/db";
-import { createLineApi, createLogger, ManualClock } from "@oa-notify/server";
+import { createLineApi, createLogger } from "@oa-notify/server";
 import { startLineEmulator, type StartedLineEmulator, type SimUserInput } from "@oa-notify/server/sandbox/emulator.ts";
 import { createNotifyWorker, type NotifyWorker, type NotifyWorkerOptions } from "@oa-notify/server/notify/worker.ts";
 import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
 import type { SmsProvider } from "@oa-notify/server/lib/sms/types.ts";
-import { auth, buildTestApp, listen, TEST_SECRET, testConfig, type TestContext } from "../helpers/app.ts";
+import { auth, buildTestApp, listen, TEST_SECRET, testClock, testConfig, type TestContext } from "../helpers/app.ts";
 import type { TestDb } from "../helpers/db.ts";
 
 export const ACCESS_TOKEN = "test-access-token";
@@ -38,17 +38,17 @@ export function randomPhone(): { local: string; e164: string } {
 }
 
 export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyWorkerOptions; env?: Record<string, string | undefined> } = {}): Promise<NotifyHarness> {
-  // The emulator first: the app talks to it as in sandbox mode (push, PNP, and the JWKS the LIFF API verifies ID
-  // tokens with), and its delivery webhooks come back to the app's /webhook.
-  const clock = new ManualClock(Date.parse("2026-11-26T02:00:00Z"));
+  const clock = testClock();
   const emulator = await startLineEmulator({
     channelSecret: TEST_SECRET,
     channelAccessToken: ACCESS_TOKEN,
-    loginChannelId: testConfig().line.loginChannelId,
+    loginChannelId: testConfig(opts.env).line.loginChannelId,
     clock,
     deliveryDelayMs: 60_000, // tests release deliveries explicitly with flushDeliveries()
   });
-  const t = await buildTestApp({ clock, ...(opts.db ? { db: opts.db } : {}), env: { LINE_API_BASE_URL: emulator.url, ...opts.env } });
+  // The app's own LINE client points at the emulator too (as main.ts does in sandbox mode): the LIFF API checks ID
+  // tokens against the emulator's JWKS. The emulator starts first because the config is frozen once built.
+  const t = await buildTestApp({ clock, env: { ...opts.env, LINE_API_BASE_URL: emulator.url }, ...(opts.db ? { db: opts.db } : {}) });
   const server: Server = await listen(t.app);
   emulator.setWebhookUrl(`http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`);
   const line = createLineApi({ baseUrl: emulator.url, channelAccessToken: ACCESS_TOKEN });

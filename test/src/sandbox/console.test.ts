@@ -10,7 +10,7 @@ import { messagingApi } from "@line/bot-sdk";
 import { createApp, createLineApi, createLogger, ManualClock, type App, type Config } from "@oa-notify/server";
 import { normalizePhone, phoneHash } from "@oa-notify/server/lib/phone.ts";
 import { startSandbox, type SandboxRuntime } from "@oa-notify/server/sandbox/runtime.ts";
-import { rewriteLiffUrl } from "@oa-notify/server/sandbox/render.ts";
+import { linkable, renderInboxItem, rewriteLiffUrl } from "@oa-notify/server/sandbox/render.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { auth, testConfig, LogCapture } from "../helpers/app.ts";
 import { randomTwPhone } from "./helpers.ts";
@@ -31,7 +31,8 @@ const clock = new ManualClock(Date.parse("2026-11-26T02:00:00Z"));
 
 async function boot() {
   sandbox = await startSandbox({ config, db, logger: createLogger("silent", new LogCapture()), clock });
-  const line = createLineApi({ baseUrl: config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
+  // As main.ts: the app's LINE client is built on the emulator's URL (the config is frozen and stays as it was).
+  const line = createLineApi({ baseUrl: sandbox.emulator.url, channelAccessToken: config.line.channelAccessToken });
   app = createApp({ db, line, sms: sandbox.sms!, clock, logger: createLogger("silent", new LogCapture()), config, sandboxConsole: sandbox.console });
   server = createServer(app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -71,14 +72,36 @@ describe("sandbox console API", () => {
     expect(r.text).toContain("Sandbox console");
   });
 
+  it("serves the page, its script and stylesheet as static files under a strict CSP (no inline script or style)", async () => {
+    const page = await request(app).get("/sandbox/");
+    const csp = String(page.headers["content-security-policy"]);
+    for (const d of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'"]) {
+      expect(csp).toContain(d);
+    }
+    expect(csp).not.toContain("unsafe");
+    expect(page.text).not.toMatch(/<script(?![^>]*\ssrc=)|<style|\sstyle=|\son[a-z]+=/i);
+    const js = await request(app).get("/sandbox/app.js");
+    expect(js.status).toBe(200);
+    expect(js.headers["content-type"]).toMatch(/javascript/);
+    expect(js.text).not.toMatch(/\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write/); // text-only DOM writes
+    const css = await request(app).get("/sandbox/app.css");
+    expect(css.status).toBe(200);
+    expect(css.headers["content-type"]).toMatch(/css/);
+  });
+
   it("is not mounted outside sandbox mode", async () => {
     const plain = createApp({ db, line: createLineApi({ baseUrl: "http://127.0.0.1:9", channelAccessToken: "x" }), sms: sandbox.sms!, clock, logger: createLogger("silent", new LogCapture()), config });
     expect((await request(plain).get("/sandbox")).status).toBe(404);
     expect((await request(plain).get("/sandbox/api/users")).status).toBe(404);
   });
 
-  it("points the app's LINE base URL at the emulator", () => {
-    expect(config.line.apiBaseUrl).toBe(sandbox.emulator.url);
+  it("leaves the config alone: it is frozen, and startSandbox hands out the emulator's URL instead", () => {
+    expect(Object.isFrozen(config) && Object.isFrozen(config.line) && Object.isFrozen(config.apiKeys)).toBe(true);
+    expect(() => {
+      (config.line as { apiBaseUrl: string }).apiBaseUrl = sandbox.emulator.url;
+    }).toThrow(TypeError);
+    expect(config.line.apiBaseUrl).not.toBe(sandbox.emulator.url);
+    expect(sandbox.emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
   });
 
   it("creates a user who follows: the product sees a friend through a signed follow webhook", async () => {
@@ -240,6 +263,34 @@ describe("sandbox console API", () => {
     // The signing key survives too: a LIFF page opened before the restart keeps working.
     const me = await request(app).get("/liff-api/me").set("authorization", `Bearer ${token}`);
     expect(me.status).toBe(200);
+  });
+});
+
+describe("links in the console", () => {
+  it("are links only for http(s), line: and tel: URIs (and this server's own paths); anything else is text", () => {
+    for (const ok of ["https://example.com/a", "http://x.test", "line://ti/p/@abc", "tel:+886912345678", "/liff/orders/1?sandboxUser=U1"]) expect(linkable(ok)).toBe(true);
+    for (const bad of ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:x", "file:///etc/passwd"]) {
+      expect(linkable(bad)).toBe(false);
+    }
+    const item = renderInboxItem(
+      {
+        kind: "push",
+        at: "2026-11-26T02:00:00.000Z",
+        requestId: "r",
+        delivered: true,
+        messages: [
+          {
+            type: "template",
+            altText: "alt",
+            template: { type: "buttons", text: "t", actions: [{ type: "uri", label: "evil", uri: "javascript:alert(document.domain)" }, { type: "uri", label: "call", uri: "tel:+886912345678" }] },
+          },
+        ],
+      },
+      "123-abc",
+      "Uaa",
+    );
+    expect(item.parts).toContainEqual({ type: "uri_text", label: "evil", uri: "javascript:alert(document.domain)" });
+    expect(item.parts).toContainEqual({ type: "link", label: "call", href: "tel:+886912345678", original: "tel:+886912345678" });
   });
 });
 
