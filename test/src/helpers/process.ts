@@ -6,6 +6,10 @@ import { fileURLToPath } from "node:url";
 
 export const serverDir = fileURLToPath(new URL("../../../server", import.meta.url));
 
+/** How long a test waits for a child process (start-up, exit) before it fails: under the 300 s test timeout, and long
+ * enough for a cold start on a busy 2-core machine. */
+export const PROCESS_WAIT_MS = 240_000;
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -44,7 +48,7 @@ export async function startServerProcess(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
   // Under the 300 s test and hook timeouts, so a server that never comes up fails with its output.
-  const deadline = Date.now() + 240_000;
+  const deadline = Date.now() + PROCESS_WAIT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${out}`);
     try {

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import * as nodeModule from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { freePort, serverDir } from "../helpers/process.ts";
+import { freePort, PROCESS_WAIT_MS, serverDir } from "../helpers/process.ts";
 
 /**
  * The production bundle keeps the sandbox out (server/scripts/build.mjs, main.ts): dist/main.mjs and everything it
@@ -111,7 +111,7 @@ describe.skipIf(!canHook)("the bundle at run time", () => {
         if (child.exitCode !== null) throw new Error(`server exited:\n${out}`);
         const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
         if (ok) break;
-        if (i > 300) throw new Error(`server not ready:\n${out}`);
+        if (i > PROCESS_WAIT_MS / 200) throw new Error(`server not ready:\n${out}`);
         await new Promise((r) => setTimeout(r, 200));
       }
       await whileUp?.(port);

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "@oa-notify/server/env.ts";
-import { builtServerEntry, freePort, serverDir } from "../helpers/process.ts";
+import { builtServerEntry, freePort, PROCESS_WAIT_MS, serverDir } from "../helpers/process.ts";
 
 /**
  * The sandbox never turns on by accident. Without a LINE access token it starts by itself only on a developer's
@@ -87,8 +87,8 @@ describe("the built server", () => {
         child.stderr!.on("data", (d) => (out += d));
         const timer = setTimeout(() => {
           child.kill("SIGKILL");
-          reject(new Error(`still running after 30 s:\n${out}`));
-        }, 30_000);
+          reject(new Error(`still running after ${PROCESS_WAIT_MS / 1000} s:\n${out}`));
+        }, PROCESS_WAIT_MS);
         child.once("exit", async (code) => {
           clearTimeout(timer);
           const listened = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
