@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import helmet from "helmet";
@@ -6,7 +6,9 @@ import { rateLimit } from "express-rate-limit";
 import { pinoHttp } from "pino-http";
 import type { AppDeps } from "./deps.ts";
 import { createMetrics, type Metrics } from "./lib/metrics.ts";
-import { AppError } from "./lib/errors.ts";
+import { AppError, fromHttpError } from "./lib/errors.ts";
+import { safeError } from "./lib/logger.ts";
+import { storableBody, storableQuery } from "./lib/validate.ts";
 import { createApiKeyMatcher } from "./lib/api-keys.ts";
 import { InboxWriter } from "./webhook/inbox.ts";
 import { WebhookProcessor } from "./webhook/processor.ts";
@@ -50,7 +52,8 @@ export function createApp(deps: AppDeps): App {
   const metrics = deps.metrics ?? createMetrics();
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback");
+  // Who may set X-Forwarded-For: the per-IP limits and the logs trust it (TRUST_PROXY, docs/configuration.md).
+  app.set("trust proxy", deps.config.trustProxy);
 
   const eventHandlers: Partial<Record<string, EventHandler>> = {};
   eventHandlers.delivery = deliveryEventHandler;
@@ -71,14 +74,15 @@ export function createApp(deps: AppDeps): App {
       // Per-request lines at debug: the webhook sees thousands a second; errors are logged by the error handler.
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "debug"),
       // LIFF links carry bearer-like tokens in the query (?t= view token, ?token= binding link): never logged.
-      // So does the SMS short link's path (/n/<code>), and a redirect's Location (res: status only).
+      // So does the SMS short link's path (/n/<code>; express routes /N/ too), and a redirect's Location (res: status only).
       serializers: {
         req: (req) => ({
           id: req.id,
           method: req.method,
-          url: String(req.url ?? "").replace(/([?&](?:t|token)=)[^&#]*/g, "$1[redacted]").replace(/^\/n\/[^/?#]+/, "/n/[redacted]"),
+          url: redactUrl(String(req.url ?? "")),
         }),
         res: (res) => ({ statusCode: res.statusCode }),
+        err: safeError,
       },
     }),
   );
@@ -92,6 +96,8 @@ export function createApp(deps: AppDeps): App {
     next();
   }) as RequestHandler);
   app.use(helmet({ contentSecurityPolicy: false }));
+  // A query string PostgreSQL could not store (NUL, unpaired surrogates) is refused before any route sees it.
+  app.use(storableQuery);
 
 
   app.get("/healthz", (_req, res) => {
@@ -105,7 +111,7 @@ export function createApp(deps: AppDeps): App {
       res.status(503).json({ error: { code: "unavailable", message: "database unreachable" } });
     }
   });
-  app.get("/metrics", async (_req, res) => {
+  app.get("/metrics", metricsGuard(deps.config), async (_req, res) => {
     res.set("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
@@ -123,7 +129,7 @@ export function createApp(deps: AppDeps): App {
   api.use(requireApiKey);
   // The batch endpoint streams its own (large) body, so it sits before the JSON parser.
   api.use(notificationsBatchRouter(deps));
-  api.use(express.json({ limit: "1mb" }));
+  api.use(express.json({ limit: "1mb" }), storableBody);
   api.use(notificationsRouter(deps));
   api.use(statsRouter(deps));
   api.use(membersRouter(deps));
@@ -160,16 +166,44 @@ export function createApp(deps: AppDeps): App {
   return Object.assign(listener, { services, express: app });
 }
 
+/** `/n/<code>` (any case: express routes are case-insensitive) and `?t=` / `?token=` never reach a log. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:t|token)=)[^&#]*/gi, "$1[redacted]").replace(/^\/n\/[^/?#]+/i, "/n/[redacted]");
+}
+
+/**
+ * GET /metrics is not for the public port's callers (docs/operations.md): with METRICS_TOKEN it needs that bearer
+ * token; without one it is served in sandbox mode only, and is a plain 404 otherwise.
+ */
+function metricsGuard(config: AppDeps["config"]): RequestHandler {
+  const want = config.metricsToken ? createHash("sha256").update(config.metricsToken).digest() : null;
+  return (req, _res, next) => {
+    if (!want) return next(config.sandbox ? undefined : new AppError("not_found", `no route for ${req.method} ${req.path}`));
+    const m = /^Bearer\s+(\S+)$/i.exec(req.get("authorization") ?? "");
+    const got = createHash("sha256").update(m?.[1] ?? "").digest();
+    if (!m || !timingSafeEqual(got, want)) return next(new AppError("unauthorized", "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"));
+    next();
+  };
+}
+
 function errorHandler(metrics: Metrics): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let e: AppError;
     if (err instanceof AppError) e = err;
-    else if (err?.type === "entity.too.large") e = new AppError("payload_too_large", "request body is too large");
-    else if (err?.type === "entity.parse.failed") e = new AppError("bad_request", "body is not valid JSON");
-    else if (err?.type === "encoding.unsupported" || err?.type === "charset.unsupported") e = new AppError("unsupported_media_type", "unsupported body encoding");
     else {
-      req.log?.error({ err }, "unhandled error");
-      e = new AppError("internal", "internal error");
+      // A client's mistake found by a library (body parser, zlib, the router's percent-decoding) is a 4xx.
+      const mapped = fromHttpError(err);
+      if (mapped) e = mapped;
+      else {
+        req.log?.error({ err }, "unhandled error");
+        e = new AppError("internal", "internal error");
+      }
+    }
+    if (req.socket?.destroyed && (err?.type === "request.aborted" || err?.code === "ECONNRESET" || err?.code === "ECONNABORTED")) {
+      // The client went away: nobody reads the answer, and it is no error of ours.
+      req.log?.info({ code: e.code }, "client closed the request");
+      metrics.errors.inc({ code: "client_closed" });
+      return;
     }
     metrics.errors.inc({ code: e.code });
     if (e.status >= 500) req.log?.error({ code: e.code }, e.message);

@@ -39,6 +39,16 @@ const schema = z.object({
   WORKER_CONCURRENCY: int(400), // sends in flight: LINE_SEND_RATE × one send's end-to-end time (Little's law)
   WORKER_ENABLED: bool(),
   LOG_LEVEL: str().pipe(z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional()),
+  // Which hops may set X-Forwarded-For (express's `trust proxy`): docs/configuration.md, docs/threat-model.md.
+  TRUST_PROXY: str().pipe(
+    z
+      .string()
+      .regex(/^(?:true|false|\d{1,2}|(?:loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(?:\/\d{1,3})?)(?:\s*,\s*(?:loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(?:\/\d{1,3})?))*)$/, "true, false, a hop count, or a comma-separated list of loopback/linklocal/uniquelocal/IP/CIDR")
+      .optional(),
+  ),
+  METRICS_TOKEN: str().pipe(z.string().min(16, "at least 16 characters").optional()), // bearer token for GET /metrics
+  // Opt-in at-least-once PNP: an ambiguous PNP with no delivery event this long after its call is called once more.
+  PNP_RESEND_AFTER_SECONDS: int(0).pipe(z.number().min(0).max(23 * 3600)),
 });
 
 export interface Config {
@@ -73,6 +83,12 @@ export interface Config {
   publicRateLimitPerMinute: number;
   workerEnabled: boolean;
   logLevel: string;
+  /** express `trust proxy`: which peers' X-Forwarded-For decides the client IP (rate limits, logs). */
+  trustProxy: boolean | number | string;
+  /** GET /metrics needs `Authorization: Bearer <token>`; unset: open in sandbox mode, 404 otherwise. */
+  metricsToken: string | undefined;
+  /** At-least-once PNP (docs/states.md): seconds after an ambiguous call to call once more; 0 = never (at most once). */
+  pnpResendAfterSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -181,7 +197,26 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     publicRateLimitPerMinute: e.PUBLIC_RATE_LIMIT_PER_MINUTE,
     workerEnabled: e.WORKER_ENABLED ?? true,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === "test" ? "silent" : "info"),
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    metricsToken: e.METRICS_TOKEN,
+    pnpResendAfterSeconds: e.PNP_RESEND_AFTER_SECONDS,
   });
+}
+
+/** TRUST_PROXY as express takes it; unset = loopback only (a proxy on the same host), as before it was configurable. */
+function parseTrustProxy(v: string | undefined): boolean | number | string {
+  if (v === undefined) return "loopback";
+  if (v === "true") return true;
+  if (v === "false") return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(",").map((x) => x.trim()).join(",");
+}
+
+/** Every configured secret, so the logger can remove them wherever they would appear (lib/logger.ts). */
+export function configSecrets(c: Config): string[] {
+  return [...c.apiKeys, c.line.channelSecret, c.line.channelAccessToken, c.appSecret, c.sms.httpSecret, c.sms.mitakePassword, c.metricsToken].filter(
+    (s): s is string => typeof s === "string" && s.length > 0,
+  );
 }
 
 /** The process's environment, parsed once. The only reader of process.env; exits with the field errors. */

@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import { createDb } from "@oa-notify/db";
-import { configFromProcess } from "./env.ts";
+import { configFromProcess, configSecrets } from "./env.ts";
 import { createLogger } from "./lib/logger.ts";
 import { systemClock } from "./lib/clock.ts";
 import { createApp } from "./app.ts";
@@ -9,7 +9,7 @@ import { createSmsProvider } from "./lib/sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
 
 const config = configFromProcess();
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, undefined, { secrets: configSecrets(config) });
 
 async function main() {
   const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });

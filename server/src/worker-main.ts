@@ -1,5 +1,5 @@
 import { createDb } from "@oa-notify/db";
-import { configFromProcess } from "./env.ts";
+import { configFromProcess, configSecrets } from "./env.ts";
 import { createLogger } from "./lib/logger.ts";
 import { systemClock } from "./lib/clock.ts";
 import { createLineApi } from "./lib/line/client.ts";
@@ -11,7 +11,7 @@ import { createNotifyWorker } from "./notify/worker.ts";
  * with FOR UPDATE SKIP LOCKED, so any number of these share one PostgreSQL with the servers' own workers.
  */
 const config = configFromProcess();
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, undefined, { secrets: configSecrets(config) });
 
 async function main() {
   // The embedded PGlite belongs to the one process that opened it: a second process on the same DATA_DIR would

@@ -3,13 +3,13 @@ import { sql } from "@oa-notify/db";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
-import { parseOr400 } from "../lib/validate.ts";
+import { isoDate, isoDateTime, parseOr400 } from "../lib/validate.ts";
 import { allSmsCostSql, costSql, roundTwd } from "../notify/cost.ts";
 
 const query = z
   .object({
-    from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
-    to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
+    from: isoDateTime().or(isoDate()).optional(),
+    to: isoDateTime().or(isoDate()).optional(),
   })
   .strict();
 

@@ -72,6 +72,11 @@ export function createIdTokenVerifier(opts: { apiBaseUrl: () => string; channelI
       if (err instanceof TypeError) throw new JwksUnavailable(`LINE JWKS unavailable: ${err.message}`);
       throw new IdTokenRejected(err instanceof errors.JOSEError ? err.code : "invalid token");
     }
+    // jose checks `iat` only against a maximum age; a token issued in the future (beyond the skew we allow) was not
+    // issued by a LINE whose clock we share, so it is refused like an expired one.
+    if (typeof payload.iat !== "number" || payload.iat > opts.clock.now().getTime() / 1000 + (opts.toleranceSeconds ?? 30)) {
+      throw new IdTokenRejected("iat in the future");
+    }
     const sub = payload.sub;
     if (!isLineUserId(sub)) throw new IdTokenRejected("sub is not a LINE user id");
     return { sub, name: typeof payload["name"] === "string" ? payload["name"] : undefined, exp: payload.exp! };

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
-import { parseOr400 } from "../lib/validate.ts";
+import { isoDateTime, parseOr400 } from "../lib/validate.ts";
 import { externalId } from "../lib/ids.ts";
 
 // NT$ with at most 2 decimals (numeric(12,2)); money arrives as a JSON number, never a float we round silently.
@@ -14,7 +14,7 @@ const twd = z
   .refine((n) => Math.abs(Math.round(n * 100) - n * 100) < 1e-6, "at most 2 decimals (NT$)");
 // Only web links: a `javascript:` URL on a pay button would run in our page.
 const webUrl = z.url({ protocol: /^https?$/, message: "an http(s) URL" }).max(2000);
-const when = z.iso.datetime({ offset: true });
+const when = isoDateTime();
 const detail = z.record(z.string(), z.unknown()).optional();
 
 const orderBody = z

@@ -4,7 +4,7 @@ import { sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { maskPhone, normalizePhone, phoneHash } from "../lib/phone.ts";
-import { parseOr400 } from "../lib/validate.ts";
+import { parseOr400, storableBody } from "../lib/validate.ts";
 import { verifyViewToken } from "../lib/view-token.ts";
 import { externalId } from "../lib/ids.ts";
 import {
@@ -84,7 +84,7 @@ export function liffApiRouter(deps: AppDeps): Router {
     }
     next();
   }) as RequestHandler);
-  r.use(express.json({ limit: "16kb" }));
+  r.use(express.json({ limit: "16kb" }), storableBody);
 
   const user = (req: express.Request) => req.lineUserId!;
 

@@ -43,6 +43,23 @@ export async function lookupMembers(db: DbOrTx, memberIds: string[]): Promise<Ma
   return out;
 }
 
+interface KeyedRow {
+  id: string;
+  idempotency_key: string;
+  request_hash: string;
+  status: string;
+  route: RouteDecision | null;
+}
+
+/** Notifications already accepted under these Idempotency-Keys for this API key. */
+async function lookupKeys(db: DbOrTx, apiKeyId: string, keys: string[]): Promise<Map<string, KeyedRow>> {
+  if (keys.length === 0) return new Map();
+  const res = (await db.execute(sql`
+    select id, idempotency_key, request_hash, status, route from notifications
+    where api_key_id = ${apiKeyId} and idempotency_key in (select value from json_array_elements_text(${JSON.stringify(keys)}::json))`)) as unknown as { rows: KeyedRow[] };
+  return new Map(res.rows.map((r) => [r.idempotency_key, r]));
+}
+
 /**
  * Accepts validated notifications: resolves each recipient (member → phone, bound LINE user, friend now), rejects
  * what can never be sent (unapproved scenario to a non-friend, PNP-forbidden media, nobody to reach), and inserts the
@@ -61,12 +78,27 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
 }): Promise<IngestResult[]> {
   const now = clock.now();
   const members = await lookupMembers(db, items.flatMap((i) => (i.value.memberId ? [i.value.memberId] : [])));
+  // A retried request is answered from what was accepted, before anything about the recipient is checked again:
+  // the friend state, a binding or the member may have changed since, and the retry must still get the same id.
+  const previous = await lookupKeys(db, apiKeyId, items.flatMap((i) => (i.idempotencyKey && !keysInBatch.has(i.idempotencyKey) ? [i.idempotencyKey] : [])));
   const results: IngestResult[] = [];
   const rows: Record<string, unknown>[] = [];
   const pending: { item: IngestItem; id: string; route: RouteDecision }[] = [];
 
   for (const item of items) {
     const v = item.value;
+    if (item.idempotencyKey) {
+      const prev = keysInBatch.get(item.idempotencyKey);
+      if (prev) {
+        results.push(prev.hash === item.hash ? { index: item.index, ok: true, id: prev.id, status: "accepted", route: null, duplicate: true } : fail(item.index, 409, `${item.where}.idempotencyKey`, "already used with a different body"));
+        continue;
+      }
+      const stored = previous.get(item.idempotencyKey);
+      if (stored) {
+        results.push(stored.request_hash === item.hash ? { index: item.index, ok: true, id: stored.id, status: stored.status, route: stored.route, duplicate: true } : fail(item.index, 409, "Idempotency-Key", "this key was already used with a different body"));
+        continue;
+      }
+    }
     let e164: string | null = null;
     if (v.phone) {
       const p = normalizePhone(v.phone);
@@ -97,13 +129,6 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
     if (!friend && bad >= 0) {
       results.push(fail(item.index, 422, `${item.where}.messages.${bad}.type`, "LINE notification messages (PNP) cannot carry image, video or audio, and the recipient is not a friend"));
       continue;
-    }
-    if (item.idempotencyKey) {
-      const prev = keysInBatch.get(item.idempotencyKey);
-      if (prev) {
-        results.push(prev.hash === item.hash ? { index: item.index, ok: true, id: prev.id, status: "accepted", route: null, duplicate: true } : fail(item.index, 409, `${item.where}.idempotencyKey`, "already used with a different body"));
-        continue;
-      }
     }
     const id = randomUUID();
     if (item.idempotencyKey) keysInBatch.set(item.idempotencyKey, { hash: item.hash, id });
@@ -153,13 +178,8 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
     }
     if (conflicts.length > 0) {
       // An Idempotency-Key seen before (a retried request): same body → the same notification, else 409.
-      const keys = conflicts.map((c) => c.item.idempotencyKey!);
-      const existing = (await db.execute(sql`
-        select id, idempotency_key, request_hash, status, route from notifications
-        where api_key_id = ${apiKeyId} and idempotency_key in (select value from json_array_elements_text(${JSON.stringify(keys)}::json))`)) as unknown as {
-        rows: { id: string; idempotency_key: string; request_hash: string; status: string; route: RouteDecision | null }[];
-      };
-      const byKey = new Map(existing.rows.map((r) => [r.idempotency_key, r]));
+      // Lost a race with a concurrent request carrying the same key (the lookup above ran before its commit).
+      const byKey = await lookupKeys(db, apiKeyId, conflicts.map((c) => c.item.idempotencyKey!));
       for (const c of conflicts) {
         const e = byKey.get(c.item.idempotencyKey!);
         if (e && e.request_hash === c.item.hash) results.push({ index: c.item.index, ok: true, id: e.id, status: e.status, route: e.route, duplicate: true });

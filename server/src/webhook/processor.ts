@@ -1,6 +1,7 @@
 import { pgArray, sql, type Database } from "@oa-notify/db";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
+import { typeLabel } from "./event-types.ts";
 import { applyBulk, bulkable, defaultHandlers, type EventHandler } from "./handlers.ts";
 
 export const MAX_EVENT_ATTEMPTS = 5;
@@ -15,7 +16,8 @@ export class WebhookProcessor {
   private running = false;
   private again = false;
   private idle: Promise<void> = Promise.resolve();
-  private readonly handlers: Record<string, EventHandler>;
+  /** By event type; a Map, so a stored type such as `constructor` or `__proto__` finds nothing (not Object's). */
+  private readonly handlers: Map<string, EventHandler>;
 
   constructor(
     private readonly database: Database,
@@ -24,7 +26,7 @@ export class WebhookProcessor {
     handlers: Partial<Record<string, EventHandler>> = {},
     private readonly coalesceMs = 200,
   ) {
-    this.handlers = { ...defaultHandlers, ...(handlers as Record<string, EventHandler>) };
+    this.handlers = new Map(Object.entries({ ...defaultHandlers, ...handlers }).filter((e): e is [string, EventHandler] => typeof e[1] === "function"));
   }
 
   /**
@@ -78,20 +80,20 @@ export class WebhookProcessor {
         type: row.type,
         event: row.event,
         at: new Date(row.event_timestamp ?? row.received_at),
-        handler: this.handlers[row.type],
+        handler: this.handlers.get(row.type),
       }));
       // Fast path: the whole batch in one savepoint, friend and message events applied set-wise (a few statements
       // for hundreds of events), the rest by their handlers, all marked processed with one statement. Poison events
       // are rare; if anything throws, the batch is rolled back to the savepoint and redone one savepoint per event.
       try {
         await tx.transaction(async (sp) => {
-          const bulk = new Set(items.filter((it) => it.handler === defaultHandlers[it.type] && bulkable(it)));
+          const bulk = new Set(items.filter((it) => Object.hasOwn(defaultHandlers, it.type) && it.handler === defaultHandlers[it.type] && bulkable(it)));
           if (bulk.size > 0) await applyBulk(sp, [...bulk]);
           for (const it of items) if (it.handler && !bulk.has(it)) await it.handler({ tx: sp, event: it.event, at: it.at });
         });
         await tx.execute(sql`update webhook_events set processed_at = now(), attempts = attempts + 1, last_error = null
           where id = any(${pgArray(items.map((i) => String(i.id)))}::bigint[])`);
-        for (const it of items) this.metrics?.webhookProcessed.inc({ type: it.handler ? it.type : "unknown", outcome: it.handler ? "ok" : "ignored" });
+        for (const it of items) this.metrics?.webhookProcessed.inc({ type: typeLabel(it.type), outcome: it.handler ? "ok" : "ignored" });
         return items.length;
       } catch (err) {
         // Counted and logged: the set-wise path is the fast one, and tests prove it ran (not only its fallback).
@@ -102,11 +104,11 @@ export class WebhookProcessor {
         try {
           if (handler) await tx.transaction(async (sp) => handler({ tx: sp, event, at }));
           await tx.execute(sql`update webhook_events set processed_at = now(), attempts = attempts + 1, last_error = null where id = ${id}`);
-          this.metrics?.webhookProcessed.inc({ type: handler ? type : "unknown", outcome: handler ? "ok" : "ignored" });
+          this.metrics?.webhookProcessed.inc({ type: typeLabel(type), outcome: handler ? "ok" : "ignored" });
         } catch (err) {
           const message = err instanceof Error ? err.message : String(err);
           this.logger.warn({ inboxId: id, type, err: message }, "webhook event failed");
-          this.metrics?.webhookProcessed.inc({ type, outcome: "error" });
+          this.metrics?.webhookProcessed.inc({ type: typeLabel(type), outcome: "error" });
           // A poison event is parked after its last attempt: kept, visible, no longer retried.
           await tx.execute(sql`
             update webhook_events set attempts = attempts + 1, last_error = ${message.slice(0, 500)},

@@ -3,6 +3,8 @@ import { validateSignature } from "@line/bot-sdk";
 import { AppError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
+import { storableCopy, TooDeep } from "../lib/storable.ts";
+import { MAX_TYPE_LENGTH, typeLabel } from "./event-types.ts";
 import { eventKey, type InboxEvent, type InboxWriter } from "./inbox.ts";
 import type { WebhookProcessor } from "./processor.ts";
 
@@ -15,9 +17,12 @@ function isCallbackBody(v: unknown): v is { destination?: string; events: Record
   return Array.isArray(events) && events.every((e) => typeof e === "object" && e !== null && !Array.isArray(e));
 }
 
-// A timestamp we cannot represent must not fail the whole body's insert: store the event, use the receive time.
+// A timestamp timestamptz cannot take (its ISO form must have a 4-digit year: 0001–9999) must not fail the insert:
+// the event is stored with a null event time, and processing uses the receive time (processor.ts).
+const MIN_TS = -62135596800000; // 0001-01-01T00:00:00Z
+const MAX_TS = 253402300800000; // 10000-01-01T00:00:00Z, excluded
 function validTimestamp(v: unknown): number | null {
-  return typeof v === "number" && Number.isFinite(v) && Math.abs(v) < 8.64e15 ? v : null;
+  return typeof v === "number" && Number.isFinite(v) && v >= MIN_TS && v < MAX_TS ? v : null;
 }
 
 export function isWebhookRequest(req: IncomingMessage): boolean {
@@ -80,14 +85,21 @@ export function createWebhookHandler(opts: {
       throw new AppError("bad_request", "body is not valid JSON");
     }
     if (!isCallbackBody(parsed)) throw new AppError("bad_request", "body must be { destination, events: [] }");
-    const events: InboxEvent[] = parsed.events.map((e) => ({
-      webhookEventId: eventKey(e),
-      type: typeof e["type"] === "string" ? (e["type"] as string) : "unknown",
-      timestamp: validTimestamp(e["timestamp"]),
-      raw: e,
-    }));
+    let events: InboxEvent[];
+    try {
+      events = parsed.events.map((event) => {
+        // What PostgreSQL cannot hold (U+0000, unpaired surrogates in a user's text) is replaced, not refused: a
+        // signed event is LINE's, and refusing it would only make LINE redeliver it forever (lib/storable.ts).
+        const e = storableCopy(event);
+        const type = typeof e["type"] === "string" ? (e["type"] as string).slice(0, MAX_TYPE_LENGTH) : "unknown";
+        return { webhookEventId: eventKey(e), type, timestamp: validTimestamp(e["timestamp"]), raw: e };
+      });
+    } catch (err) {
+      if (err instanceof TooDeep) throw new AppError("bad_request", `an event is ${err.message}`);
+      throw err;
+    }
     const newIds = await opts.inbox.store(events);
-    for (const e of events) opts.metrics.webhookEvents.inc({ type: e.type, result: "received" });
+    for (const e of events) opts.metrics.webhookEvents.inc({ type: typeLabel(e.type), result: "received" });
     if (newIds.length < events.length) opts.metrics.webhookEvents.inc({ type: "any", result: "duplicate" }, events.length - newIds.length);
     return newIds;
   }
