@@ -188,6 +188,12 @@ function metricsGuard(config: AppDeps["config"]): RequestHandler {
 
 function errorHandler(metrics: Metrics): ErrorRequestHandler {
   return (err, req, res, _next) => {
+    if (req.socket?.destroyed && (err?.type === "request.aborted" || err?.code === "ECONNRESET" || err?.code === "ECONNABORTED")) {
+      // The client went away: nobody reads an answer, and it is no error of ours.
+      req.log?.info({ reason: err?.type ?? err?.code }, "client closed the request");
+      metrics.errors.inc({ code: "client_closed" });
+      return;
+    }
     let e: AppError;
     if (err instanceof AppError) e = err;
     else {
@@ -198,12 +204,6 @@ function errorHandler(metrics: Metrics): ErrorRequestHandler {
         req.log?.error({ err }, "unhandled error");
         e = new AppError("internal", "internal error");
       }
-    }
-    if (req.socket?.destroyed && (err?.type === "request.aborted" || err?.code === "ECONNRESET" || err?.code === "ECONNABORTED")) {
-      // The client went away: nobody reads the answer, and it is no error of ours.
-      req.log?.info({ code: e.code }, "client closed the request");
-      metrics.errors.inc({ code: "client_closed" });
-      return;
     }
     metrics.errors.inc({ code: e.code });
     if (e.status >= 500) req.log?.error({ code: e.code }, e.message);

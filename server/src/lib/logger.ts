@@ -23,7 +23,7 @@ const redact = {
 // Error fields that carry data rather than a description: a query's bind parameters (drizzle's DrizzleQueryError
 // puts them in `params` and in its message; one batch chunk is ~1 MB of notifications with their phone numbers), and
 // PostgreSQL's `detail`/`where` ("Key (phone_e164)=(+886…) already exists").
-const ERROR_FIELDS = ["code", "constraint", "table", "column", "routine", "severity", "status", "type"] as const;
+const ERROR_FIELDS = ["constraint", "table", "column", "routine", "severity", "status", "type"] as const;
 const MAX_MESSAGE = 500;
 
 /** An error's message without the bind parameters drizzle appends ("Failed query: …\nparams: …"), capped. */
@@ -44,6 +44,8 @@ export function safeError(err: unknown, depth = 0): unknown {
   const message = safeMessage(typeof e.message === "string" ? e.message : String(e.message ?? ""));
   const frames = typeof e.stack === "string" ? e.stack.split("\n").filter((l) => /^\s+at /.test(l)).slice(0, 15) : [];
   const out: Record<string, unknown> = { type, message, stack: [`${type}: ${message}`, ...frames].join("\n") };
+  // `code` (SQLSTATE, ECONNRESET…) under another name: "*.code" is redacted everywhere (short-link codes).
+  if (typeof e.code === "string" || typeof e.code === "number") out["errorCode"] = e.code;
   for (const k of ERROR_FIELDS) {
     const v = e[k];
     if (typeof v === "string" || typeof v === "number") out[k] = typeof v === "string" ? v.slice(0, 100) : v;
