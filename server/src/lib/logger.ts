@@ -39,7 +39,9 @@ function safeMessage(message: string): string {
  */
 export function safeError(err: unknown, depth = 0): unknown {
   if (typeof err !== "object" || err === null) return typeof err === "string" ? safeMessage(err) : err;
-  const e = err as Error & Record<string, unknown>;
+  // pino-http hands custom serializers pino's own serialization of the error, with the original under `raw`.
+  const raw = (err as { raw?: unknown }).raw;
+  const e = (typeof raw === "object" && raw !== null ? raw : err) as Error & Record<string, unknown>;
   const type = typeof e.name === "string" ? e.name : (e.constructor?.name ?? "Error");
   const message = safeMessage(typeof e.message === "string" ? e.message : String(e.message ?? ""));
   const frames = typeof e.stack === "string" ? e.stack.split("\n").filter((l) => /^\s+at /.test(l)).slice(0, 15) : [];
