@@ -127,7 +127,10 @@ export const notifications = pgTable(
     lastError: text("last_error"),
     retryKey: uuid("retry_key"), // X-Line-Retry-Key, made on the first push attempt, reused on every retry
     deliveryTag: text("delivery_tag"),
-    pnpCallStartedAt: tz("pnp_call_started_at"), // sent-marker written before the PNP call
+    pnpCallStartedAt: tz("pnp_call_started_at"), // sent-marker, committed while the PNP request is on the wire
+    // At-least-once PNP (PNP_RESEND_AFTER_SECONDS): when an ambiguous call is made once more, and when it was.
+    pnpResendAt: tz("pnp_resend_at"),
+    pnpResentAt: tz("pnp_resent_at"),
     smsDeadlineAt: tz("sms_deadline_at"),
     smsCallStartedAt: tz("sms_call_started_at"),
     smsSentAt: tz("sms_sent_at"),

@@ -42,6 +42,7 @@ export const timelineStates = [
   "sms_cancelled",
   "seen",
   "delivery_received",
+  "pnp_resend",
 ] as const;
 export type TimelineState = (typeof timelineStates)[number];
 

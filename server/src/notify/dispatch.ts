@@ -4,7 +4,7 @@ import { BatchWriter } from "../lib/batch-writer.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
-import { deliveryTagFor, senders, type Endpoint, type NotificationRow, type Outcome, type SendContext } from "./channels/index.ts";
+import { deliveryTagFor, senders, type Endpoint, type NotificationRow, type Outcome, type SendContext, type SendJob } from "./channels/index.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
 import { decideRoute, smsAllowed, type RouteDecision } from "./route.ts";
 import type { TokenBucket } from "./token-bucket.ts";
@@ -26,11 +26,15 @@ export interface DispatchDeps {
   buckets: Record<Exclude<Endpoint, "sms">, TokenBucket>;
   maxAttempts: number;
   maxRatePauseMs: number;
+  /** At-least-once PNP: seconds after an ambiguous call before the one resend; 0 = at most once (docs/states.md). */
+  pnpResendAfterSeconds: number;
   /** Sends made, by endpoint (benchmarks and logs). */
   counts: Record<Endpoint, number>;
 }
 
 const iso = (d: Date) => d.toISOString();
+/** What decide() hands the first call: the push retry key it committed, or the PNP route-and-marker write to run. */
+type Prepared = Pick<SendJob, "retryKey" | "deliveryTag" | "commit">;
 const route = (r: NotificationRow) => r.route as RouteDecision | null;
 
 /**
@@ -97,11 +101,12 @@ export class Dispatcher {
   // ---------------------------------------------------------------- routing
 
   /**
-   * The route decision at send time (the routing policy, docs/routing.md), with the friend state as it is now; for
-   * the first LINE call, what must be committed before it (retry key, PNP marker) goes in the same write, after the
-   * rate token was taken, so the call follows at once.
+   * The route decision at send time (the routing policy, docs/routing.md), with the friend state as it is now. For a
+   * push, what must be committed before the first call (the retry key) goes in the same write, after the rate token
+   * was taken, so the call follows at once. For a PNP the write (route + sent-marker) is handed to the sender as
+   * `commit`: it runs once the request is on the wire but for its last byte (docs/states.md, "crash window").
    */
-  private async decide(r: ClaimedRow): Promise<{ row: NotificationRow; prepared: { retryKey?: string; deliveryTag?: string } | null } | null> {
+  private async decide(r: ClaimedRow): Promise<{ row: NotificationRow; prepared: Prepared | null } | null> {
     const prev = route(r)?.inputs;
     if (!prev) {
       await this.step(T.giveUp, r.id, { state: "failed", reason: "no route inputs stored", clear_pnp: false, clear_sms: false, detail: { reason: "no route inputs stored" } });
@@ -119,27 +124,26 @@ export class Dispatcher {
     const retryKey = decision.channel === "push" || decision.parallelPush ? randomUUID() : null;
     const deliveryTag = decision.channel === "pnp" ? deliveryTagFor(r.id) : null;
     const routed: NotificationRow = { ...r, channel: decision.channel, route: decision, lineUserId };
-    if (retryKey) await this.d.buckets.push.take();
-    else if (deliveryTag) await this.bucket(routed).take();
-    const changed = await this.step(
-      T.queue,
-      r.id,
-      {
-        channel: decision.channel,
+    const queueInput = (markerAt: string | null) => ({
+      channel: decision.channel,
       route: decision,
       line_user_id: lineUserId,
       sms_deadline_at: deadline ? iso(deadline) : null,
       detail: { channel: decision.channel, rule: decision.rule, smsDeadlineAt: deadline ? iso(deadline) : null },
       retry_key: retryKey,
-        tag: deliveryTag,
-        marker_at: deliveryTag ? iso(this.now()) : null,
-      },
-      true,
-    );
+      tag: deliveryTag,
+      marker_at: markerAt,
+    });
+    const queued: NotificationRow = { ...routed, status: "queued", smsDeadlineAt: deadline, deliveryTag: deliveryTag ?? r.deliveryTag };
+    if (decision.channel === "pnp") {
+      const commit = async () => Boolean(await this.step(T.queue, r.id, queueInput(iso(this.now())), true));
+      return { row: queued, prepared: { deliveryTag: deliveryTag!, commit } };
+    }
+    if (retryKey) await this.d.buckets.push.take();
+    const changed = await this.step(T.queue, r.id, queueInput(null), true);
     if (!changed) return null;
-    const row: NotificationRow = { ...routed, status: "queued", smsDeadlineAt: deadline, retryKey: changed.retryKey, deliveryTag: deliveryTag ?? r.deliveryTag, pnpCallStartedAt: deliveryTag ? now : r.pnpCallStartedAt };
+    const row: NotificationRow = { ...queued, retryKey: changed.retryKey };
     if (decision.channel === "push") return { row, prepared: { retryKey: changed.retryKey! } };
-    if (decision.channel === "pnp") return { row, prepared: { deliveryTag: deliveryTag! } };
     if (decision.parallelPush) await this.parallelPush(row, changed.retryKey!);
     return { row, prepared: null };
   }
@@ -159,7 +163,7 @@ export class Dispatcher {
     const ok = out.kind === "accepted";
     await this.step(T.parallelPush, r.id, {
       state: ok ? "push_sent" : "push_failed",
-      detail: ok ? { ...out.detail, parallel: true } : { channel: "push", parallel: true, error: out.reason },
+      detail: ok ? { ...out.detail, parallel: true } : { channel: "push", parallel: true, error: "reason" in out ? out.reason : out.kind },
     });
   }
 
@@ -170,11 +174,11 @@ export class Dispatcher {
    * route), then the sender, then its outcome. A marker left by an earlier call whose outcome was never recorded
    * (a crash) means that call may have gone out: a channel that cannot repeat safely settles it as sent instead.
    */
-  private async attempt(r: NotificationRow, prepared: { retryKey?: string; deliveryTag?: string } | null, fallback = false): Promise<void> {
+  private async attempt(r: NotificationRow, prepared: Prepared | null, fallback = false): Promise<void> {
     const channel: Channel = fallback ? "sms" : (r.channel as Channel);
     const sender = senders[channel];
     if (!sender) return void (await this.step(T.giveUp, r.id, { state: "undeliverable", reason: "no channel", clear_pnp: false, clear_sms: false, detail: { reason: "no channel" } }));
-    let job = { row: r, fallback, ...prepared };
+    let job: SendJob = { row: r, fallback, ...prepared };
     if (channel === "sms") {
       if (fallback && (r.deliveredAt || r.seenAt)) {
         await this.step(T.smsCalledOff, r.id, { reason: r.deliveredAt ? "delivery event" : "next-step page opened", by_view: !r.deliveredAt });
@@ -189,24 +193,26 @@ export class Dispatcher {
         await this.step(T.stepFailed, r.id, { due_at: iso(this.now()), error: null });
         return;
       }
-    } else if (!prepared) {
-      if (channel === "pnp" && r.pnpCallStartedAt) {
+    } else if (channel === "pnp") {
+      if (!prepared && r.pnpCallStartedAt) {
         return this.record("pnp", r, { kind: "unknown", reason: "an earlier call's outcome is unknown; never resent (no retry key for PNP)" }, true);
       }
-      if (channel === "push" && !r.retryKey) {
+      // The marker is committed by the sender, between sending the request and completing it (pnp.ts).
+      const tag = prepared?.deliveryTag ?? deliveryTagFor(r.id);
+      const commit = prepared?.commit ?? (async () => Boolean(await this.step(T.markPnpCall, r.id, { tag }, true)));
+      await this.bucket(r).take();
+      job = { ...job, deliveryTag: tag, commit };
+    } else if (!prepared) {
+      if (!r.retryKey) {
         // Committed before the first call, so every later attempt (after a crash too) repeats the same key.
         const marked = await this.step(T.markPushKey, r.id, { key: randomUUID() }, true);
         if (!marked?.retryKey) return;
         job = { ...job, retryKey: marked.retryKey };
-      } else if (channel === "push") job = { ...job, retryKey: r.retryKey! };
+      } else job = { ...job, retryKey: r.retryKey };
       await this.bucket(r).take();
-      if (channel === "pnp") {
-        const tag = deliveryTagFor(r.id);
-        if (!(await this.step(T.markPnpCall, r.id, { tag }, true))) return;
-        job = { ...job, deliveryTag: tag };
-      }
     }
     const outcome = await sender.send(this.d.ctx, job);
+    if (outcome.kind === "withdrawn") return;
     this.d.counts[sender.endpoint(r)]++;
     await this.record(channel, r, outcome);
   }
@@ -215,13 +221,14 @@ export class Dispatcher {
 
   /** What an outcome means for the row, by channel (docs/states.md). `recovered`: found after a crash, not called now. */
   private async record(channel: Channel, r: NotificationRow, out: Outcome, recovered = false): Promise<void> {
+    if (out.kind === "withdrawn") return;
     const now = this.now();
     if (out.kind === "accepted") {
       if (channel === "push") {
         const by = out.detail["status"] === 409 ? "push_409_retry_key_already_accepted" : "push_200";
         await this.step(T.pushDelivered, r.id, { sent: out.detail, delivered: { by, acceptedRequestId: out.detail["acceptedRequestId"] ?? null } }, true);
       } else if (channel === "pnp") {
-        await this.step(T.pnpSent, r.id, { due_at: iso(this.waitDue(r, now)), sent_at: iso(now), attempt: 1, error: null, detail: out.detail }, true);
+        await this.step(T.pnpSent, r.id, { due_at: iso(this.waitDue(r, now, null)), sent_at: iso(now), attempt: 1, error: null, detail: out.detail, resend_at: null }, true);
         await this.matchStoredDelivery(String(out.detail["deliveryTag"]));
       } else {
         await this.step(T.smsSent, r.id, { sent_at: iso(now), reference: out.reference ?? null, error: null, detail: out.detail });
@@ -230,12 +237,17 @@ export class Dispatcher {
     }
     if (out.kind === "unknown" && channel === "pnp") {
       const sentAt = recovered ? (r.pnpCallStartedAt ?? now) : now;
+      // At-least-once (opt-in): one more call if no delivery event comes within the grace period; else at most once.
+      const policy = this.d.pnpResendAfterSeconds;
+      const resendAt = policy > 0 && !r.pnpResentAt ? new Date(Math.max(sentAt.getTime() + policy * 1000, now.getTime())) : null;
+      const then = resendAt ? `called once more at ${iso(resendAt)} unless a delivery event arrives (PNP_RESEND_AFTER_SECONDS)` : "never resent, waiting for the delivery event";
       await this.step(T.pnpSent, r.id, {
-        due_at: iso(this.waitDue(r, sentAt)),
+        due_at: iso(this.waitDue(r, sentAt, resendAt)),
         sent_at: iso(sentAt),
         attempt: recovered ? 0 : 1,
         error: recovered ? r.lastError : out.reason.slice(0, 500),
-        detail: { channel: "pnp", ambiguous: true, reason: recovered ? out.reason : `${out.reason}; never resent, waiting for the delivery event` },
+        detail: { channel: "pnp", ambiguous: true, reason: `${out.reason}; ${then}`, ...(resendAt ? { resendAt: iso(resendAt) } : {}) },
+        resend_at: resendAt ? iso(resendAt) : null,
       });
       return;
     }
@@ -303,10 +315,10 @@ export class Dispatcher {
   // ---------------------------------------------------------------- waiting for a PNP's delivery event
 
   /** While waiting for the `delivery` event: the SMS deadline, or the end of LINE's 24-hour window. */
-  private waitDue(r: NotificationRow, sentAt: Date): Date {
+  private waitDue(r: NotificationRow, sentAt: Date, resendAt: Date | null = r.pnpResentAt ? null : r.pnpResendAt): Date {
     const windowEnd = sentAt.getTime() + PNP_WINDOW_SECONDS * 1000;
     const deadline = r.smsDeadlineAt && !r.smsCallStartedAt ? r.smsDeadlineAt.getTime() : Infinity;
-    return new Date(Math.min(windowEnd, deadline));
+    return new Date(Math.min(windowEnd, deadline, resendAt ? resendAt.getTime() : Infinity));
   }
 
   /** A delivery event stored (and processed) before this PNP's outcome was recorded is matched now. */
@@ -330,6 +342,11 @@ export class Dispatcher {
     if (smsPending && now >= r.smsDeadlineAt!) {
       const ok = await this.step(T.deadlinePassed, r.id, { detail: { reason: "no delivery event before the SMS deadline", deadline: iso(r.smsDeadlineAt!) } });
       if (ok) await this.attempt({ ...r, status: "fallback_sms", attempts: 0 }, null, true);
+      return;
+    }
+    if (r.pnpResendAt && !r.pnpResentAt && now >= r.pnpResendAt) {
+      const ok = await this.step(T.pnpResend, r.id, { detail: { reason: "no delivery event since an ambiguous call (at-least-once policy)", tag: r.deliveryTag, resendAt: iso(r.pnpResendAt) } });
+      if (ok) await this.attempt({ ...r, status: "queued", pnpCallStartedAt: null, pnpResendAt: null, pnpResentAt: now }, null);
       return;
     }
     const sentAt = r.sentAt ?? r.pnpCallStartedAt ?? r.createdAt;

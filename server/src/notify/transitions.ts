@@ -52,7 +52,7 @@ export async function acceptRows(db: DbOrTx, rows: Record<string, unknown>[], at
 /** The route decided at send time, with what must be committed before the first call (push retry key or PNP marker). */
 export const queue = define<{ channel: string; route: unknown; line_user_id: string | null; sms_deadline_at: string | null; detail: unknown; retry_key: string | null; tag: string | null; marker_at: string | null }>({
   name: "queue",
-  when: "a worker decided the route (push, PNP or SMS); the first call's marker is committed with it",
+  when: "a worker decided the route (push, PNP or SMS); the first call's marker is committed with it (PNP: with the request on the wire but for its last byte)",
   from: ["accepted"],
   to: ["queued"],
   timeline: ["queued"],
@@ -110,7 +110,7 @@ export const markPushKey = define<{ key: string }>({
 
 export const markPnpCall = define<{ tag: string }>({
   name: "markPnpCall",
-  when: "before a PNP call: from here its outcome may be unknown, and a PNP is never called twice",
+  when: "a PNP request is on the wire but for its last byte: from here its outcome may be unknown (never called twice by accident)",
   from: ["queued"],
   to: "same",
   timeline: [],
@@ -154,18 +154,39 @@ export const parallelPush = define<{ state: string; detail: unknown }>({
   events: sql`(1, x.state, x.detail)`,
 });
 
-/** A PNP is `sent` when LINE accepted it, or when the call's outcome is unknown (then it is never repeated). */
-export const pnpSent = define<{ due_at: string | null; sent_at: string; attempt: number; error: string | null; detail: unknown }>({
+/**
+ * A PNP is `sent` when LINE accepted it, or when the call's outcome is unknown (then it is not repeated, unless the
+ * at-least-once policy schedules its one resend: `resend_at`, see `pnpResend`).
+ */
+export const pnpSent = define<{ due_at: string | null; sent_at: string; attempt: number; error: string | null; detail: unknown; resend_at: string | null }>({
   name: "pnpSent",
   when: "LINE accepted a PNP (2xx), or the call's outcome is unknown (timeout, crash): wait for the delivery event",
   from: ["queued", "sent", "delivered"],
   to: ["sent", "delivered"],
   timeline: ["sent"],
-  input: { due_at: "timestamptz", sent_at: "timestamptz", attempt: "int", error: "text", detail: "jsonb" },
+  input: { due_at: "timestamptz", sent_at: "timestamptz", attempt: "int", error: "text", detail: "jsonb", resend_at: "timestamptz" },
   set: sql`status = case when n.status = 'queued' and n.delivered_at is null then 'sent' else n.status end,
     sent_at = coalesce(x.sent_at, n.sent_at), attempts = n.attempts + x.attempt, last_error = x.error,
-    due_at = case when n.delivered_at is null then x.due_at else null end`,
+    due_at = case when n.delivered_at is null then x.due_at else null end,
+    pnp_resend_at = case when n.pnp_resent_at is null and n.delivered_at is null then x.resend_at else null end`,
   events: sql`(1, 'sent', x.detail)`,
+});
+
+/**
+ * At-least-once PNP (opt-in, PNP_RESEND_AFTER_SECONDS; docs/states.md): an ambiguous PNP with no delivery event and
+ * no page view by its resend time is called once more, with the same delivery tag. Once: `pnp_resent_at` is set here
+ * and `pnpSent` never schedules another. The old marker is cleared; the new call commits its own (`markPnpCall`).
+ */
+export const pnpResend = define<{ detail: unknown }>({
+  name: "pnpResend",
+  when: "at-least-once policy: an ambiguous PNP has had no delivery event for PNP_RESEND_AFTER_SECONDS: call it once more",
+  from: ["sent"],
+  to: ["queued"],
+  timeline: ["pnp_resend"],
+  input: { detail: "jsonb" },
+  guard: sql`n.delivered_at is null and n.seen_at is null and n.pnp_resent_at is null and n.pnp_resend_at is not null and n.pnp_resend_at <= x.at`,
+  set: sql`status = 'queued', pnp_resent_at = x.at, pnp_resend_at = null, pnp_call_started_at = null`,
+  events: sql`(1, 'pnp_resend', x.detail)`,
 });
 
 /** Surely not sent (429, 5xx, no connection): try again later, keeping or clearing the call's marker. */

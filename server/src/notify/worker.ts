@@ -16,6 +16,8 @@ export interface NotifyWorkerOptions {
   maxAttempts?: number;
   callTimeoutMs?: number;
   claimBatch?: number;
+  /** At-least-once PNP grace (default: PNP_RESEND_AFTER_SECONDS; 0 = at most once). */
+  pnpResendAfterSeconds?: number;
   /** Longest real-time pause of an endpoint's sending after a rate-limit 429 with Retry-After (0 = only delay the row). */
   maxRatePauseMs?: number;
 }
@@ -63,6 +65,7 @@ export class NotifyWorker {
       buckets: { push: new TokenBucket(rate), pnp: new TokenBucket(rate), pnp_template: new TokenBucket(rate) },
       maxAttempts: opts.maxAttempts ?? 8,
       maxRatePauseMs: opts.maxRatePauseMs ?? 60_000,
+      pnpResendAfterSeconds: opts.pnpResendAfterSeconds ?? deps.config.pnpResendAfterSeconds,
       counts: this.counts,
     });
   }

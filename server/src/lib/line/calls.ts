@@ -88,45 +88,80 @@ export async function pushMessage(
   }
 }
 
-/** Flexible LINE notification message (PNP) by phone hash, tagged so the `delivery` event can be matched. */
-export async function pushPnpMessages(
-  api: LineApi,
-  req: { to: string; messages: messagingApi.Message[]; deliveryTag: string },
-  timeoutMs = 10_000,
-): Promise<LineCallResult> {
-  try {
-    const res = await withTimeout(api.client.pushMessagesByPhoneWithHttpInfo({ to: req.to, messages: req.messages }, req.deliveryTag), timeoutMs);
-    return { kind: "ok", status: res.httpResponse.status, requestId: res.httpResponse.headers.get("x-line-request-id"), acceptedRequestId: null };
-  } catch (err) {
-    return classifyThrown(err);
-  }
+/**
+ * A PNP call whose request is complete only on `release()`: the connection, the headers and all of the body but its
+ * last byte go out at once; the last byte goes when the caller has committed its sent-marker. Until then LINE holds
+ * an incomplete request it cannot act on (and the truncated JSON could not even parse), so a crash before release
+ * loses nothing and sends nothing: the marker's window is the call itself (docs/states.md, "crash window").
+ * `abort()` drops the request unsent (the marker's guard refused). A failure before release is `notSent`.
+ */
+export interface HeldCall {
+  release(): void;
+  abort(): void;
+  result: Promise<LineCallResult>;
 }
 
-/** Template PNP (`/v2/bot/message/pnp/templated/push`): not in the SDK, so plain fetch (LINE notification messages reference, template API). */
-export async function pushPnpTemplate(
-  api: LineApi,
-  req: { to: string; template: PnpTemplate; deliveryTag: string },
-  timeoutMs = 10_000,
-): Promise<LineCallResult> {
-  let res: Response;
-  try {
-    res = await fetch(`${api.baseUrl}/v2/bot/message/pnp/templated/push`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        authorization: `Bearer ${api.channelAccessToken}`,
-        "x-line-delivery-tag": req.deliveryTag,
-      },
-      body: JSON.stringify({ to: req.to, templateKey: req.template.templateKey, ...(req.template.body ? { body: req.template.body } : {}) }),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-  } catch (err) {
-    return classifyThrown(err);
-  }
-  const text = await res.text().catch(() => "");
-  const requestId = res.headers.get("x-line-request-id");
-  if (res.ok) return { kind: "ok", status: res.status, requestId, acceptedRequestId: null };
-  return { kind: "http_error", status: res.status, requestId, message: errorMessage(text), retryAfterSeconds: retryAfter(res.headers.get("retry-after")) };
+function heldPost(api: LineApi, path: string, headers: Record<string, string>, payload: unknown, timeoutMs: number): HeldCall {
+  const body = Buffer.from(JSON.stringify(payload), "utf8");
+  let control!: ReadableStreamDefaultController<Uint8Array>;
+  const stream = new ReadableStream<Uint8Array>({
+    start(c) {
+      control = c;
+      c.enqueue(body.subarray(0, body.length - 1));
+    },
+  });
+  const abort = new AbortController();
+  let released = false;
+  let timer: NodeJS.Timeout | undefined;
+  const result = (async (): Promise<LineCallResult> => {
+    try {
+      const res = await fetch(`${api.baseUrl}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": String(body.length), authorization: `Bearer ${api.channelAccessToken}`, ...headers },
+        body: stream,
+        duplex: "half",
+        signal: abort.signal,
+      } as RequestInit);
+      const text = await res.text().catch(() => "");
+      const requestId = res.headers.get("x-line-request-id");
+      if (res.ok) return { kind: "ok", status: res.status, requestId, acceptedRequestId: null };
+      return { kind: "http_error", status: res.status, requestId, message: errorMessage(text), retryAfterSeconds: retryAfter(res.headers.get("retry-after")) };
+    } catch (err) {
+      const r = classifyThrown(abort.signal.aborted && released ? new CallTimeout(`no response within ${timeoutMs} ms`) : err);
+      // Before release the request was never complete: LINE cannot have acted on it.
+      return r.kind === "no_response" && !released ? { ...r, notSent: true } : r;
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+  return {
+    result,
+    release() {
+      if (released || abort.signal.aborted) return;
+      released = true;
+      timer = setTimeout(() => abort.abort(), timeoutMs);
+      try {
+        control.enqueue(body.subarray(body.length - 1));
+        control.close();
+      } catch {
+        // the request already failed (its result says how)
+      }
+    },
+    abort() {
+      if (!released) abort.abort();
+    },
+  };
+}
+
+/** Flexible LINE notification message (PNP) by phone hash, tagged so the `delivery` event can be matched; held (above). */
+export function holdPnpMessages(api: LineApi, req: { to: string; messages: messagingApi.Message[]; deliveryTag: string }, timeoutMs = 10_000): HeldCall {
+  return heldPost(api, "/bot/pnp/push", { "x-line-delivery-tag": req.deliveryTag }, { to: req.to, messages: req.messages }, timeoutMs);
+}
+
+/** Template PNP (`/v2/bot/message/pnp/templated/push`, not in the SDK; LINE notification messages reference, template API); held (above). */
+export function holdPnpTemplate(api: LineApi, req: { to: string; template: PnpTemplate; deliveryTag: string }, timeoutMs = 10_000): HeldCall {
+  const payload = { to: req.to, templateKey: req.template.templateKey, ...(req.template.body ? { body: req.template.body } : {}) };
+  return heldPost(api, "/v2/bot/message/pnp/templated/push", { "x-line-delivery-tag": req.deliveryTag }, payload, timeoutMs);
 }
 
 /** LINE's push quota answer ("You have reached your monthly limit.") as opposed to a rate limit. */

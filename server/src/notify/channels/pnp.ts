@@ -1,4 +1,4 @@
-import { pushPnpMessages, pushPnpTemplate } from "../../lib/line/calls.ts";
+import { holdPnpMessages, holdPnpTemplate, type HeldCall } from "../../lib/line/calls.ts";
 import type { RouteDecision } from "../route.ts";
 import { lineMessages, type NextStep, type StoredContent } from "../render.ts";
 import { lineOutcome } from "./line-outcome.ts";
@@ -13,20 +13,34 @@ export function deliveryTagFor(notificationId: string): string {
 
 /**
  * LINE notification message (PNP) by phone hash: flexible (`messages`) or template. Tagged so the `delivery` event
- * can be matched. Never repeated once it may have reached LINE: there is no retry key for PNP.
+ * can be matched. Never repeated once it may have reached LINE: there is no retry key for PNP. So the request is
+ * held one byte short of complete while the dispatcher commits the sent-marker (`job.commit`), and completed only
+ * after: a crash leaves a marker only on a request that may really have reached LINE (docs/states.md).
  */
 export const pnpSender: Sender = {
   endpoint: (row) => (template(row) ? "pnp_template" : "pnp"),
   repeatable: () => false,
-  async send(ctx, { row, deliveryTag }) {
+  async send(ctx, { row, deliveryTag, commit }) {
     const t = template(row);
     const tag = deliveryTag ?? deliveryTagFor(row.id);
-    if (t) {
-      const res = await pushPnpTemplate(ctx.line, { to: row.phoneHash!, template: t, deliveryTag: tag }, ctx.callTimeoutMs);
-      return lineOutcome(res, { channel: "pnp", kind: "pnp_template", deliveryTag: tag });
+    let held: HeldCall;
+    if (t) held = holdPnpTemplate(ctx.line, { to: row.phoneHash!, template: t, deliveryTag: tag }, ctx.callTimeoutMs);
+    else {
+      const messages = await lineMessages(ctx.render, { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null }, ctx.now(), true);
+      held = holdPnpMessages(ctx.line, { to: row.phoneHash!, messages, deliveryTag: tag }, ctx.callTimeoutMs);
     }
-    const messages = await lineMessages(ctx.render, { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null }, ctx.now(), true);
-    const res = await pushPnpMessages(ctx.line, { to: row.phoneHash!, messages, deliveryTag: tag }, ctx.callTimeoutMs);
-    return lineOutcome(res, { channel: "pnp", kind: "pnp", deliveryTag: tag });
+    let committed: boolean;
+    try {
+      committed = commit ? await commit() : true;
+    } catch (err) {
+      held.abort();
+      throw err;
+    }
+    if (!committed) {
+      held.abort();
+      return { kind: "withdrawn" };
+    }
+    held.release();
+    return lineOutcome(await held.result, { channel: "pnp", kind: t ? "pnp_template" : "pnp", deliveryTag: tag });
   },
 };

@@ -15,13 +15,15 @@ export type Endpoint = "push" | "pnp" | "pnp_template" | "sms";
  * - refused: it answered with an error: nothing was sent, and repeating will not help (PNP 422 = `unreachable`,
  *   push 429 monthly limit = `quota`);
  * - retry: surely not sent and worth trying again (429 rate limit, 5xx with an answer, connection never made);
- * - unknown: it may have gone out (timeout, reset after the request was written).
+ * - unknown: it may have gone out (timeout, reset after the request was written);
+ * - withdrawn: the sent-marker's guard refused (a cancel or a delivery got there first): nothing went out.
  */
 export type Outcome =
   | { kind: "accepted"; detail: Record<string, unknown>; reference?: string | null }
   | { kind: "refused"; reason: string; unreachable?: boolean; quota?: boolean }
   | { kind: "retry"; reason: string; retryAfterSeconds?: number | null; rateLimited?: boolean }
-  | { kind: "unknown"; reason: string };
+  | { kind: "unknown"; reason: string }
+  | { kind: "withdrawn" };
 
 export interface SendContext {
   line: LineApi;
@@ -41,6 +43,12 @@ export interface SendJob {
   deliveryTag?: string;
   /** SMS: a fallback after a LINE leg (the text then carries the notice's time and the ignore line). */
   fallback?: boolean;
+  /**
+   * PNP: commits the sent-marker; the sender calls it once its request is on the wire but for the last byte, and
+   * completes the request only when it resolves true (docs/states.md, "crash window"). Other channels' markers are
+   * committed by the dispatcher before `send`.
+   */
+  commit?: () => Promise<boolean>;
 }
 
 /**

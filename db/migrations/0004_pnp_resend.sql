@@ -1,0 +1,4 @@
+ALTER TABLE "notification_events" DROP CONSTRAINT "notification_events_state_ck";--> statement-breakpoint
+ALTER TABLE "notifications" ADD COLUMN "pnp_resend_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "notifications" ADD COLUMN "pnp_resent_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "notification_events" ADD CONSTRAINT "notification_events_state_ck" CHECK (state in ('accepted', 'queued', 'sent', 'delivered', 'fallback_sms', 'sms_sent', 'delivered_late', 'undelivered', 'undeliverable', 'failed', 'cancelled', 'rerouted', 'retry_scheduled', 'push_sent', 'push_failed', 'sms_cancelled', 'seen', 'delivery_received', 'pnp_resend'));
