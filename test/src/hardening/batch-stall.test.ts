@@ -102,6 +102,9 @@ describe("encodings of a batch body", () => {
     const bad = await request(t.app).post("/api/v1/notifications/batch").set(auth()).set("content-type", "application/json").set("content-encoding", "gzip").send(JSON.stringify({ notifications: [item(8)] }));
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("bad_request");
+    // Found by the fuzz suite: a truncated brotli body failed with a brotli (not zlib) error code, and was a 500.
+    const br = await rawRequest(server, { path: "/api/v1/notifications/batch", headers: { ...auth(), "content-type": "application/json", "content-encoding": "br" }, body: Buffer.from('{"n') });
+    expect(br.status).toBe(400);
     const unknown = await request(t.app).post("/api/v1/notifications/batch").set(auth()).set("content-type", "application/json").set("content-encoding", "zstd-ish").send(JSON.stringify({ notifications: [item(9)] }));
     expect(unknown.status).toBe(415);
     expect(await count()).toBe(before);
