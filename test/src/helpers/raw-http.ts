@@ -10,7 +10,8 @@ export function rawRequest(server: Server, opts: { method?: string; path: string
   return new Promise((resolve, reject) => {
     const body = opts.body === undefined ? undefined : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body);
     const req = httpRequest(
-      { host: "127.0.0.1", port, method: opts.method ?? "POST", path: opts.path, headers: { ...(body ? { "content-length": body.length } : {}), ...opts.headers } },
+      // agent: false — a fresh connection each time: a kept-alive one can be closed by the server as it is reused.
+      { host: "127.0.0.1", port, agent: false, method: opts.method ?? "POST", path: opts.path, headers: { ...(body ? { "content-length": body.length } : {}), ...opts.headers } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
