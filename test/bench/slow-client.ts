@@ -73,15 +73,15 @@ async function measure(label: string, dbUrl: string | undefined) {
     await new Promise((r) => setTimeout(r, 1000));
     const during: number[][] = [];
     for (let i = 0; i < ROUNDS; i++) during.push(await round(base));
-    slow.forEach((s) => s.stop());
+    for (const s of slow) s.stop();
     const names = ["readyz", "API 404", "webhook", "batch(2)"];
     console.log(`\n${label}: ${ROUNDS} rounds alone, then ${ROUNDS} with ${SLOW} clients trickling batch bodies`);
     console.log("request | p50 alone | p50 with | ratio | p99 alone | p99 with | ratio");
-    names.forEach((n, k) => {
+    for (const [k, n] of names.entries()) {
       const a = alone.map((r) => r[k]!);
       const d = during.map((r) => r[k]!);
       console.log(`${n} | ${pct(a, 0.5).toFixed(1)} ms | ${pct(d, 0.5).toFixed(1)} ms | ${(pct(d, 0.5) / pct(a, 0.5)).toFixed(2)}× | ${pct(a, 0.99).toFixed(1)} ms | ${pct(d, 0.99).toFixed(1)} ms | ${(pct(d, 0.99) / pct(a, 0.99)).toFixed(2)}×`);
-    });
+    }
   } finally {
     srv.stop();
   }

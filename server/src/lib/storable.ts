@@ -13,6 +13,11 @@ export const MAX_JSON_DEPTH = 64;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const LONE_SURROGATE_G = new RegExp(LONE_SURROGATE.source, "g");
 
+/** The string with U+0000 and unpaired surrogates replaced by U+FFFD. */
+function fixText(s: string): string {
+  return s.split("\u0000").join("\uFFFD").replace(LONE_SURROGATE_G, "\uFFFD");
+}
+
 /** Why a string cannot be stored, or null. */
 export function textProblem(s: string): string | null {
   if (s.includes("\u0000")) return "contains U+0000 (NUL), which cannot be stored";
@@ -47,7 +52,7 @@ export function findUnstorable(value: unknown, where: string, maxDepth = MAX_JSO
     }
     for (const k of Object.keys(v)) {
       const kp = textProblem(k);
-      if (kp) return { field: `${path}.${k.replace(LONE_SURROGATE_G, "\uFFFD").replace(/\u0000/g, "\uFFFD")}`, message: `key ${kp}` };
+      if (kp) return { field: `${path}.${fixText(k)}`, message: `key ${kp}` };
       const r = visit((v as Record<string, unknown>)[k], `${path}.${k}`, depth + 1);
       if (r) return r;
     }
@@ -67,9 +72,8 @@ export class TooDeep extends Error {
  * case costs one walk, no allocation). Keys are rebuilt as own properties, so `__proto__` stays data.
  */
 export function storableCopy<T>(value: T, maxDepth = MAX_JSON_DEPTH): T {
-  const fix = (s: string) => s.replace(/\u0000/g, "\uFFFD").replace(LONE_SURROGATE_G, "\uFFFD");
   const visit = (v: unknown, depth: number): unknown => {
-    if (typeof v === "string") return textProblem(v) ? fix(v) : v;
+    if (typeof v === "string") return textProblem(v) ? fixText(v) : v;
     if (typeof v !== "object" || v === null) return v;
     if (depth >= maxDepth) throw new TooDeep(`nested deeper than ${maxDepth} levels`);
     if (Array.isArray(v)) {
@@ -83,7 +87,7 @@ export function storableCopy<T>(value: T, maxDepth = MAX_JSON_DEPTH): T {
     let changed = false;
     const entries = Object.keys(v).map((k) => {
       const val = (v as Record<string, unknown>)[k];
-      const ck = textProblem(k) ? fix(k) : k;
+      const ck = textProblem(k) ? fixText(k) : k;
       const cv = visit(val, depth + 1);
       if (ck !== k || cv !== val) changed = true;
       return [ck, cv] as const;
