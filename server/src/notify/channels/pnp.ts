@@ -15,7 +15,8 @@ export function deliveryTagFor(notificationId: string): string {
  * LINE notification message (PNP) by phone hash: flexible (`messages`) or template. Tagged so the `delivery` event
  * can be matched. Never repeated once it may have reached LINE: there is no retry key for PNP. So the request is
  * held one byte short of complete while the dispatcher commits the sent-marker (`job.commit`), and completed only
- * after: a crash leaves a marker only on a request that may really have reached LINE (docs/states.md).
+ * after: a crash leaves a marker only on a request that may really have reached LINE, but for the moment between the
+ * commit and this process hearing of it (docs/states.md, "Crash window").
  */
 export const pnpSender: Sender = {
   endpoint: (row) => (template(row) ? "pnp_template" : "pnp"),
