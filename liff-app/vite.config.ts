@@ -1,5 +1,5 @@
-import { defineConfig } from "vite";
 import react from "@vitejs/plugin-react";
+import { defineConfig } from "vite";
 
 // Served by the server at /liff/ (the LIFF endpoint URL). One build for every environment: the LIFF ID and API base
 // come from GET /liff-config at start, never from build-time variables.

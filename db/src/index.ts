@@ -1,6 +1,6 @@
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { existsSync, mkdirSync } from "node:fs";
 import type { SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema.ts";
@@ -91,8 +91,7 @@ export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
       db,
       kind: "postgres",
       query: (s) => rowsOf(db, s),
-      exec: async <T,>(text: string, values: unknown[], name?: string) =>
-        (await pool.query(name ? { name, text, values } : { text, values })).rows as T[],
+      exec: async <T>(text: string, values: unknown[], name?: string) => (await pool.query(name ? { name, text, values } : { text, values })).rows as T[],
       ping: async () => {
         await pool.query("select 1");
       },
@@ -114,7 +113,7 @@ export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
     db,
     kind: "pglite",
     query: (s) => rowsOf(db, s),
-    exec: async <T,>(text: string, values: unknown[]) => (await client.query<T>(text, values)).rows,
+    exec: async <T>(text: string, values: unknown[]) => (await client.query<T>(text, values)).rows,
     ping: async () => {
       await client.query("select 1");
     },
@@ -122,6 +121,6 @@ export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
   };
 }
 
-// The rest of the workspace takes drizzle from here, so there is one copy of its types.
-export { sql, eq, and, or, not, inArray, isNull, isNotNull, lt, lte, gt, gte, desc, asc, count } from "drizzle-orm";
 export type { SQL } from "drizzle-orm";
+// The rest of the workspace takes drizzle from here, so there is one copy of its types.
+export { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, not, or, sql } from "drizzle-orm";

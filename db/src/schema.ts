@@ -1,18 +1,5 @@
 import { sql } from "drizzle-orm";
-import {
-  bigserial,
-  boolean,
-  check,
-  index,
-  integer,
-  jsonb,
-  numeric,
-  pgTable,
-  text,
-  timestamp,
-  uniqueIndex,
-  uuid,
-} from "drizzle-orm/pg-core";
+import { bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 import { notificationStatuses, routeChannels, sqlList, timelineStates } from "./states.ts";
 
@@ -70,10 +57,7 @@ export const members = pgTable(
     createdAt: tz("created_at").notNull().defaultNow(),
     updatedAt: tz("updated_at").notNull().defaultNow(),
   },
-  (t) => [
-    uniqueIndex("members_line_user_uq").on(t.lineUserId),
-    index("members_phone_hash_idx").on(t.phoneHash),
-  ],
+  (t) => [uniqueIndex("members_line_user_uq").on(t.lineUserId), index("members_phone_hash_idx").on(t.phoneHash)],
 );
 
 /**

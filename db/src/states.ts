@@ -20,7 +20,15 @@ export const notificationStatuses = [
 export type NotificationStatus = (typeof notificationStatuses)[number];
 
 /** States after which nothing is ever sent again for a notification (a late delivery event is still recorded). */
-export const terminalStatuses = ["delivered", "sms_sent", "delivered_late", "undelivered", "undeliverable", "failed", "cancelled"] as const satisfies readonly NotificationStatus[];
+export const terminalStatuses = [
+  "delivered",
+  "sms_sent",
+  "delivered_late",
+  "undelivered",
+  "undeliverable",
+  "failed",
+  "cancelled",
+] as const satisfies readonly NotificationStatus[];
 
 /** The channels a notification can be sent by. */
 export const channels = ["push", "pnp", "sms"] as const;

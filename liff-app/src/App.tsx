@@ -1,7 +1,7 @@
 import { lazy, Suspense, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { Api, LiffConfig } from "./api.ts";
 import { AppContext, type AppContextValue } from "./context.tsx";
-import { common, initialLang, tr, type Lang } from "./i18n.ts";
+import { common, initialLang, type Lang, tr } from "./i18n.ts";
 import type { LiffLike } from "./liff.ts";
 import { matchRoute } from "./routes.ts";
 
@@ -46,6 +46,7 @@ export function App(props: AppProps) {
     return () => window.removeEventListener("popstate", onPop);
   }, []);
   // After an in-app navigation, move focus to the new page's heading so screen readers announce it.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each navigation; the path is the trigger, not an input.
   useEffect(() => {
     if (firstRender.current) {
       firstRender.current = false;
@@ -77,7 +78,7 @@ export function App(props: AppProps) {
   const viewToken = new URLSearchParams(loc.search).get("t");
   const bindingToken = new URLSearchParams(loc.search).get("token");
 
-  let page;
+  let page: React.ReactNode;
   if (props.config.sandbox && !props.sandboxUser) {
     // Without a simulated user there is no ID token: say how to get one instead of failing with 401s.
     page = (
@@ -93,28 +94,29 @@ export function App(props: AppProps) {
         </a>
       </section>
     );
-  } else switch (route.name) {
-    case "bind":
-      page = <BindPage bindingToken={bindingToken} />;
-      break;
-    case "settings":
-    case "home":
-      page = <SettingsPage />;
-      break;
-    case "order":
-      page = <OrderPage id={route.id} viewToken={viewToken} />;
-      break;
-    case "bill":
-      page = <BillPage id={route.id} viewToken={viewToken} />;
-      break;
-    default:
-      page = (
-        <section className="card">
-          <h1 tabIndex={-1}>{tr(lang, common.notFoundTitle)}</h1>
-          <p>{tr(lang, common.notFoundBody)}</p>
-        </section>
-      );
-  }
+  } else
+    switch (route.name) {
+      case "bind":
+        page = <BindPage bindingToken={bindingToken} />;
+        break;
+      case "settings":
+      case "home":
+        page = <SettingsPage />;
+        break;
+      case "order":
+        page = <OrderPage id={route.id} viewToken={viewToken} />;
+        break;
+      case "bill":
+        page = <BillPage id={route.id} viewToken={viewToken} />;
+        break;
+      default:
+        page = (
+          <section className="card">
+            <h1 tabIndex={-1}>{tr(lang, common.notFoundTitle)}</h1>
+            <p>{tr(lang, common.notFoundBody)}</p>
+          </section>
+        );
+    }
 
   return (
     <AppContext.Provider value={ctx}>
@@ -123,14 +125,24 @@ export function App(props: AppProps) {
       </a>
       <header className="topbar">
         <span className="brand">{tr(lang, common.appTitle)}</span>
-        <button type="button" className="link-button" lang={lang === "en" ? "zh-TW" : "en"} aria-label={tr(lang, common.switchLangLabel)} onClick={() => setLang(lang === "en" ? "zh-TW" : "en")}>
+        <button
+          type="button"
+          className="link-button"
+          lang={lang === "en" ? "zh-TW" : "en"}
+          aria-label={tr(lang, common.switchLangLabel)}
+          onClick={() => setLang(lang === "en" ? "zh-TW" : "en")}
+        >
           {tr(lang, common.switchLang)}
         </button>
       </header>
       {props.config.sandbox && (
         <p className="sandbox-bar" role="note">
           {tr(lang, common.sandbox)}
-          {props.sandboxUser ? ` · ${props.sandboxUser.slice(0, 9)}…` : lang === "en" ? " · no simulated user: open from /sandbox" : " · 尚未選擇模擬用戶：請從 /sandbox 開啟"}
+          {props.sandboxUser
+            ? ` · ${props.sandboxUser.slice(0, 9)}…`
+            : lang === "en"
+              ? " · no simulated user: open from /sandbox"
+              : " · 尚未選擇模擬用戶：請從 /sandbox 開啟"}
         </p>
       )}
       <main id="main" ref={mainRef}>

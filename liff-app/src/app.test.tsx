@@ -1,13 +1,13 @@
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { cleanup, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { App } from "./App.tsx";
 import type { LiffConfig } from "./api.ts";
 import { CONSENT_VERSION } from "./consent.ts";
 import { formatDate, formatTwd, initialLang } from "./i18n.ts";
 import { initLiff, type Session } from "./liff.ts";
-import { FakeApi } from "./testing.tsx";
 import { matchRoute } from "./routes.ts";
+import { FakeApi } from "./testing.tsx";
 
 const config: LiffConfig = { liffId: "1657000001-AbCdEfGh", apiBase: "/liff-api", sandbox: true, addFriendUrl: "https://line.me/R/ti/p/%40oanotify" };
 const USER = "U0123456789abcdef0123456789abcdef";
@@ -133,7 +133,17 @@ describe("settings", () => {
 
 describe("next-step pages", () => {
   // Owned by another member than the one the tests bind (M-1001): readable only with its view token.
-  const bill = { memberId: "M-2002", billId: "B-2026-11", status: "unpaid", amountTwd: 1280, period: "2026-11", issuedAt: null, dueAt: "2026-12-05T15:59:59Z", paymentUrl: "https://pay.example.com/b", items: [{ name: "月租費", amountTwd: 1280 }] };
+  const bill = {
+    memberId: "M-2002",
+    billId: "B-2026-11",
+    status: "unpaid",
+    amountTwd: 1280,
+    period: "2026-11",
+    issuedAt: null,
+    dueAt: "2026-12-05T15:59:59Z",
+    paymentUrl: "https://pay.example.com/b",
+    items: [{ name: "月租費", amountTwd: 1280 }],
+  };
 
   it("shows a bill to a view-token holder: NT$, Taipei date, pay link, add-friend prompt (recorded) and a bind offer", async () => {
     setFriend(false);
@@ -157,7 +167,16 @@ describe("next-step pages", () => {
     setFriend(true);
     const api = new FakeApi();
     api.member = { memberId: "M-1001", phone: null, boundAt: null };
-    api.orders.set("O-1", { memberId: "M-1001", orderId: "O-1", status: "shipped", items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }], amountTwd: 900, orderedAt: "2026-11-25T03:00:00Z", deliveryEta: null, trackingUrl: "https://t.example.com/1" });
+    api.orders.set("O-1", {
+      memberId: "M-1001",
+      orderId: "O-1",
+      status: "shipped",
+      items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }],
+      amountTwd: 900,
+      orderedAt: "2026-11-25T03:00:00Z",
+      deliveryEta: null,
+      trackingUrl: "https://t.example.com/1",
+    });
     renderAt(api, "/liff/orders/O-1");
     expect(await screen.findByRole("heading", { level: 1, name: "訂單編號 O-1" })).toBeTruthy();
     expect(screen.getByText("已出貨")).toBeTruthy();

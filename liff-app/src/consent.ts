@@ -13,7 +13,7 @@ export const consentNotice: { title: Text; sections: { heading: Text; body: Text
       heading: { "zh-TW": "誰會使用你的資料", en: "Who uses your data" },
       body: {
         "zh-TW": "本 LINE 官方帳號的經營者（以下稱「我們」）。我們不會把資料提供給其他公司做行銷。",
-        en: "The business that runs this LINE Official Account (\"we\"). We do not give your data to other companies for marketing.",
+        en: 'The business that runs this LINE Official Account ("we"). We do not give your data to other companies for marketing.',
       },
     },
     {
@@ -34,7 +34,7 @@ export const consentNotice: { title: Text; sections: { heading: Text; body: Text
       heading: { "zh-TW": "如何撤回", en: "How to withdraw" },
       body: {
         "zh-TW": "隨時在「設定」頁按「解除綁定」，立即生效，之後改用簡訊等方式通知你。為了說明過去寄出的通知，同意與撤回的紀錄會保留。",
-        en: "Any time, tap \"Unlink\" on the Settings page. It takes effect at once; after that we notify you by SMS or other means. Records of consent and withdrawal are kept to explain past notices.",
+        en: 'Any time, tap "Unlink" on the Settings page. It takes effect at once; after that we notify you by SMS or other means. Records of consent and withdrawal are kept to explain past notices.',
       },
     },
   ],

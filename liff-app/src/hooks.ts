@@ -7,6 +7,7 @@ export function useLoad<T>(load: () => Promise<T>, key: string): Loadable<T> & {
   const [s, setS] = useState<Loadable<T>>({ state: "loading" });
   const [n, setN] = useState(0);
   const lastKey = useRef(key);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `load` is a new closure every render; `key` names what it loads.
   useEffect(() => {
     let live = true;
     // A reload keeps showing the current data until the new one arrives; another record starts from "loading".
@@ -20,7 +21,6 @@ export function useLoad<T>(load: () => Promise<T>, key: string): Loadable<T> & {
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key, n]);
   const reload = useCallback(() => setN((x) => x + 1), []);
   return Object.assign({}, s, { reload });

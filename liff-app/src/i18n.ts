@@ -56,5 +56,11 @@ export function formatDateTime(iso: string, lang: Lang): string {
   return new Intl.DateTimeFormat(lang === "en" ? "en-US" : "zh-TW", { timeZone: "Asia/Taipei", dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
 }
 export function formatDate(iso: string, lang: Lang): string {
-  return new Intl.DateTimeFormat(lang === "en" ? "en-US" : "zh-TW", { timeZone: "Asia/Taipei", year: "numeric", month: "long", day: "numeric", weekday: "short" }).format(new Date(iso));
+  return new Intl.DateTimeFormat(lang === "en" ? "en-US" : "zh-TW", {
+    timeZone: "Asia/Taipei",
+    year: "numeric",
+    month: "long",
+    day: "numeric",
+    weekday: "short",
+  }).format(new Date(iso));
 }

@@ -1,9 +1,9 @@
 import liff from "@line/liff/core";
+import GetFriendship from "@line/liff/get-friendship";
+import GetIDToken from "@line/liff/get-id-token";
 import IsInClient from "@line/liff/is-in-client";
 import IsLoggedIn from "@line/liff/is-logged-in";
 import Login from "@line/liff/login";
-import GetIDToken from "@line/liff/get-id-token";
-import GetFriendship from "@line/liff/get-friendship";
 import type { LiffConfig } from "./api.ts";
 
 /** The part of the LIFF SDK the pages use; the real SDK and the mocked one both fit. */

@@ -11,7 +11,11 @@ async function start() {
     if (!res.ok) throw new Error(`/liff-config ${res.status}`);
     const config = (await res.json()) as LiffConfig;
     const session = await initLiff(config, { search: window.location.search, storage: window.sessionStorage, href: window.location.href });
-    const api = createApi({ apiBase: config.apiBase, idToken: () => session.liff.getIDToken(), ...(session.refreshToken ? { refreshToken: session.refreshToken } : {}) });
+    const api = createApi({
+      apiBase: config.apiBase,
+      idToken: () => session.liff.getIDToken(),
+      ...(session.refreshToken ? { refreshToken: session.refreshToken } : {}),
+    });
     createRoot(root).render(<App api={api} liff={session.liff} config={config} sandboxUser={session.sandboxUser ?? null} />);
   } catch (err) {
     // Before React: plain DOM, both languages.

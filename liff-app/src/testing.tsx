@@ -53,13 +53,27 @@ export class FakeApi implements Api {
     }
     const at = new Date().toISOString();
     this.member = { memberId: "M-1001", phone: "+886*****678", boundAt: at };
-    this.ledger.push({ at, action: "grant", purpose: "p", noticeVersion: body.consent.version, method: "bindingToken" in body ? "binding_link" : "otp", memberId: "M-1001" });
+    this.ledger.push({
+      at,
+      action: "grant",
+      purpose: "p",
+      noticeVersion: body.consent.version,
+      method: "bindingToken" in body ? "binding_link" : "otp",
+      memberId: "M-1001",
+    });
     return { memberId: "M-1001", boundAt: at };
   }
   async unbind() {
     this.log("unbind");
     if (!this.member) throw new ApiError(404, "not_found", "binding not found");
-    this.ledger.push({ at: new Date().toISOString(), action: "withdraw", purpose: "p", noticeVersion: "2026-11-26.v1", method: "liff", memberId: this.member.memberId });
+    this.ledger.push({
+      at: new Date().toISOString(),
+      action: "withdraw",
+      purpose: "p",
+      noticeVersion: "2026-11-26.v1",
+      method: "liff",
+      memberId: this.member.memberId,
+    });
     this.member = null;
   }
   /**

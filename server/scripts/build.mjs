@@ -4,8 +4,8 @@
 // (server/src/lib/paths.ts, db's migrationsFolder), so the bundle runs inside this checkout.
 import { readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { build } from "esbuild";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 
 const serverDir = fileURLToPath(new URL("..", import.meta.url));
 

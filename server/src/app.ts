@@ -1,29 +1,29 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
-import helmet from "helmet";
 import { rateLimit } from "express-rate-limit";
+import helmet from "helmet";
 import { pinoHttp } from "pino-http";
+import { dashboardRouter } from "./dashboard/router.ts";
+import { statsRouter } from "./dashboard/stats.ts";
 import type { AppDeps } from "./deps.ts";
-import { createMetrics, type Metrics } from "./lib/metrics.ts";
+import { createApiKeyMatcher } from "./lib/api-keys.ts";
 import { AppError, fromHttpError } from "./lib/errors.ts";
 import { safeError } from "./lib/logger.ts";
+import { createMetrics, type Metrics } from "./lib/metrics.ts";
 import { storableBody, storableQuery } from "./lib/validate.ts";
-import { createApiKeyMatcher } from "./lib/api-keys.ts";
-import { InboxWriter } from "./webhook/inbox.ts";
-import { WebhookProcessor } from "./webhook/processor.ts";
-import type { EventHandler } from "./webhook/handlers.ts";
-import { createWebhookHandler, isWebhookRequest } from "./webhook/route.ts";
-import { membersRouter } from "./members/router.ts";
 import { recordsRouter } from "./liff/records.ts";
-import { notificationsBatchRouter } from "./notify/batch.ts";
-import { notificationsRouter } from "./notify/router.ts";
-import { statsRouter } from "./dashboard/stats.ts";
-import { deliveryEventHandler } from "./notify/delivery.ts";
-import { shortLinkRouter } from "./notify/short-link.ts";
 import { liffApiRouter, liffConfigHandler } from "./liff/router.ts";
 import { liffStaticRouter } from "./liff/static.ts";
-import { dashboardRouter } from "./dashboard/router.ts";
+import { membersRouter } from "./members/router.ts";
+import { notificationsBatchRouter } from "./notify/batch.ts";
+import { deliveryEventHandler } from "./notify/delivery.ts";
+import { notificationsRouter } from "./notify/router.ts";
+import { shortLinkRouter } from "./notify/short-link.ts";
+import type { EventHandler } from "./webhook/handlers.ts";
+import { InboxWriter } from "./webhook/inbox.ts";
+import { WebhookProcessor } from "./webhook/processor.ts";
+import { createWebhookHandler, isWebhookRequest } from "./webhook/route.ts";
 
 /** Background parts the app owns; main.ts starts and stops them, tests await them. */
 export interface AppServices {
@@ -40,7 +40,7 @@ export interface AppServices {
 export type App = ((req: IncomingMessage, res: ServerResponse) => void) & { services: AppServices; express: Express };
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
+  // biome-ignore lint/suspicious/noRedeclare: augments express's global Express namespace (declaration merging), not a second binding.
   namespace Express {
     interface Request {
       apiKeyId?: string;
@@ -99,7 +99,6 @@ export function createApp(deps: AppDeps): App {
   // A query string PostgreSQL could not store (NUL, unpaired surrogates) is refused before any route sees it.
   app.use(storableQuery);
 
-
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
@@ -144,7 +143,11 @@ export function createApp(deps: AppDeps): App {
     standardHeaders: "draft-6",
     legacyHeaders: false,
     handler: (_req, res, next) =>
-      next(new AppError("rate_limited", "too many requests; try again in a minute", undefined, { "Retry-After": String(Math.ceil(Number(res.getHeader("RateLimit-Reset") ?? 60)) || 60) })),
+      next(
+        new AppError("rate_limited", "too many requests; try again in a minute", undefined, {
+          "Retry-After": String(Math.ceil(Number(res.getHeader("RateLimit-Reset") ?? 60)) || 60),
+        }),
+      ),
   });
 
   // LIFF: config (no auth), the app's API (LIFF ID token; its own JSON parser), the built app with SPA fallback.
@@ -180,7 +183,9 @@ function metricsGuard(config: AppDeps["config"]): RequestHandler {
   return (req, _res, next) => {
     if (!want) return next(config.sandbox ? undefined : new AppError("not_found", `no route for ${req.method} ${req.path}`));
     const m = /^Bearer\s+(\S+)$/i.exec(req.get("authorization") ?? "");
-    const got = createHash("sha256").update(m?.[1] ?? "").digest();
+    const got = createHash("sha256")
+      .update(m?.[1] ?? "")
+      .digest();
     if (!m || !timingSafeEqual(got, want)) return next(new AppError("unauthorized", "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"));
     next();
   };

@@ -1,5 +1,5 @@
-import type { RequestHandler } from "express";
 import type { Database } from "@oa-notify/db";
+import type { RequestHandler } from "express";
 import type { Config } from "./env.ts";
 import type { Clock } from "./lib/clock.ts";
 import type { LineApi } from "./lib/line/client.ts";

@@ -2,8 +2,7 @@ import { z } from "zod";
 
 // Empty strings count as unset: `FOO=` in a .env or a compose file must not become a value.
 const str = () => z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), z.string().optional());
-const num = (def: number) =>
-  z.preprocess((v) => (v === undefined || v === "" ? def : Number(v)), z.number().finite());
+const num = (def: number) => z.preprocess((v) => (v === undefined || v === "" ? def : Number(v)), z.number().finite());
 const int = (def: number) => z.preprocess((v) => (v === undefined || v === "" ? def : Number(v)), z.number().int());
 const bool = () =>
   z.preprocess((v) => (v === undefined || v === "" ? undefined : ["1", "true", "yes", "on"].includes(String(v).toLowerCase())), z.boolean().optional());
@@ -43,12 +42,20 @@ const schema = z.object({
   TRUST_PROXY: str().pipe(
     z
       .string()
-      .regex(/^(?:true|false|\d{1,2}|(?:loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(?:\/\d{1,3})?)(?:\s*,\s*(?:loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(?:\/\d{1,3})?))*)$/, "true, false, a hop count, or a comma-separated list of loopback/linklocal/uniquelocal/IP/CIDR")
+      .regex(
+        /^(?:true|false|\d{1,2}|(?:loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(?:\/\d{1,3})?)(?:\s*,\s*(?:loopback|linklocal|uniquelocal|[0-9A-Fa-f:.]+(?:\/\d{1,3})?))*)$/,
+        "true, false, a hop count, or a comma-separated list of loopback/linklocal/uniquelocal/IP/CIDR",
+      )
       .optional(),
   ),
   METRICS_TOKEN: str().pipe(z.string().min(16, "at least 16 characters").optional()), // bearer token for GET /metrics
   // Opt-in at-least-once PNP: an ambiguous PNP with no delivery event this long after its call is called once more.
-  PNP_RESEND_AFTER_SECONDS: int(0).pipe(z.number().min(0).max(23 * 3600)),
+  PNP_RESEND_AFTER_SECONDS: int(0).pipe(
+    z
+      .number()
+      .min(0)
+      .max(23 * 3600),
+  ),
 });
 
 export interface Config {
@@ -209,7 +216,10 @@ function parseTrustProxy(v: string | undefined): boolean | number | string {
   if (v === "true") return true;
   if (v === "false") return false;
   if (/^\d+$/.test(v)) return Number(v);
-  return v.split(",").map((x) => x.trim()).join(",");
+  return v
+    .split(",")
+    .map((x) => x.trim())
+    .join(",");
 }
 
 /** Every configured secret, so the logger can remove them wherever they would appear (lib/logger.ts). */

@@ -1,10 +1,10 @@
 import { createServer } from "node:http";
 import { createDb } from "@oa-notify/db";
-import { configFromProcess, configSecrets } from "./env.ts";
-import { createLogger } from "./lib/logger.ts";
-import { systemClock } from "./lib/clock.ts";
 import { createApp } from "./app.ts";
+import { configFromProcess, configSecrets } from "./env.ts";
+import { systemClock } from "./lib/clock.ts";
 import { createLineApi } from "./lib/line/client.ts";
+import { createLogger } from "./lib/logger.ts";
 import { createSmsProvider } from "./lib/sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
 
@@ -80,7 +80,6 @@ async function main() {
       process.stdout.write(sandboxBanner({ port, config, emulatorUrl: sandbox.emulator.url, demo }));
     })();
   }
-
 }
 
 main().catch((err) => {

@@ -1,8 +1,8 @@
 import { createDb } from "@oa-notify/db";
 import { configFromProcess, configSecrets } from "./env.ts";
-import { createLogger } from "./lib/logger.ts";
 import { systemClock } from "./lib/clock.ts";
 import { createLineApi } from "./lib/line/client.ts";
+import { createLogger } from "./lib/logger.ts";
 import { createSmsProvider } from "./lib/sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
 
@@ -17,7 +17,9 @@ async function main() {
   // The embedded PGlite belongs to the one process that opened it: a second process on the same DATA_DIR would
   // corrupt it. Extra workers only make sense against a shared PostgreSQL (the server runs its own worker anyway).
   if (!config.databaseUrl) {
-    process.stderr.write("pnpm worker needs DATABASE_URL (a PostgreSQL shared with the servers); with the embedded database the server's own worker does the sending\n");
+    process.stderr.write(
+      "pnpm worker needs DATABASE_URL (a PostgreSQL shared with the servers); with the embedded database the server's own worker does the sending\n",
+    );
     process.exit(1);
   }
   const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });

@@ -47,7 +47,13 @@ walk(ROUTE_SRC);
 const files = [...new Set([...fromHtml, ...routeFiles])].filter((f) => f.endsWith(".js"));
 const rows = files.map((f) => {
   const buf = readFileSync(join(dist, f));
-  return { file: f, raw: buf.length, gz9: gzipSync(buf, { level: 9 }).length, gz6: gzipSync(buf, { level: 6 }).length, why: fromHtml.has(f) ? "index.html" : "route chunk" };
+  return {
+    file: f,
+    raw: buf.length,
+    gz9: gzipSync(buf, { level: 9 }).length,
+    gz6: gzipSync(buf, { level: 6 }).length,
+    why: fromHtml.has(f) ? "index.html" : "route chunk",
+  };
 });
 const total = rows.reduce((a, r) => ({ raw: a.raw + r.raw, gz9: a.gz9 + r.gz9, gz6: a.gz6 + r.gz6 }), { raw: 0, gz9: 0, gz6: 0 });
 const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;

@@ -3,7 +3,13 @@
 import { startLineEmulator } from "@oa-notify/server/sandbox/emulator.ts";
 
 const [users, latencyMs] = process.argv.slice(2).map(Number) as [number, number];
-const emu = await startLineEmulator({ channelSecret: "bench-secret", channelAccessToken: "bench-token", loginChannelId: "1", deliveryDelayMs: 3_600_000, requestLogLimit: 1 });
+const emu = await startLineEmulator({
+  channelSecret: "bench-secret",
+  channelAccessToken: "bench-token",
+  loginChannelId: "1",
+  deliveryDelayMs: 3_600_000,
+  requestLogLimit: 1,
+});
 const phones: string[] = [];
 for (let i = 0; i < users; i++) {
   const phone = `0912${String(i).padStart(6, "0")}`;

@@ -5,18 +5,19 @@
 //     BENCH_NOTIFY_TOTAL notifications (default 1,000,000) through a server in its own process, whose peak RSS is
 //     read from /proc (bar < 300 MB); rate bar ≥ 5,000/s; baseline: a raw multi-row INSERT of the same rows.
 // PostgreSQL: DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test (temporary databases, dropped after).
-import { bundle } from "../../server/scripts/build.mjs";
-import { fork, type ChildProcess } from "node:child_process";
+
+import { type ChildProcess, fork } from "node:child_process";
 import { randomBytes, randomInt, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
-import pg from "pg";
+import { fileURLToPath } from "node:url";
 import { createDb } from "@oa-notify/db";
 import { createLineApi, createLogger, loadConfig, systemClock } from "@oa-notify/server";
-import { createNotifyWorker } from "@oa-notify/server/notify/worker.ts";
-import { ingestNotifications, type IngestItem } from "@oa-notify/server/notify/ingest.ts";
 import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
+import { type IngestItem, ingestNotifications } from "@oa-notify/server/notify/ingest.ts";
+import { createNotifyWorker } from "@oa-notify/server/notify/worker.ts";
+import pg from "pg";
+import { bundle } from "../../server/scripts/build.mjs";
 
 const BASE_URL = process.env["DATABASE_URL"] || "postgres://postgres@127.0.0.1:5432/test";
 const TOTAL = Number(process.env["BENCH_NOTIFY_TOTAL"] ?? 1_000_000);
@@ -132,14 +133,28 @@ async function ingest() {
     for (let j = i; j < Math.min(i + BATCH, sample.length); j += PER_STATEMENT) {
       const rows = sample.slice(j, Math.min(j + PER_STATEMENT, i + BATCH, sample.length));
       const params: unknown[] = [];
-      const tuples = rows.map((r) => `(${cols.map((col) => (params.push(col === "id" ? randomUUID() : col === "idempotency_key" ? null : r[col]), `$${params.length}`)).join(",")})`);
+      const tuples = rows.map(
+        (r) => `(${cols.map((col) => (params.push(col === "id" ? randomUUID() : col === "idempotency_key" ? null : r[col]), `$${params.length}`)).join(",")})`,
+      );
       await b.query(`insert into notifications (${cols.join(",")}) values ${tuples.join(",")}`, params);
     }
     await b.query("commit");
   }
   const baseSeconds = (performance.now() - tb) / 1000;
   await b.end();
-  return { seconds, accepted, rejected, stored, events, rate: accepted / seconds, idle: idle.rss, peak: Math.max(peak, hwm), maxLatency, baseRate: sample.length / baseSeconds, baseRows: sample.length };
+  return {
+    seconds,
+    accepted,
+    rejected,
+    stored,
+    events,
+    rate: accepted / seconds,
+    idle: idle.rss,
+    peak: Math.max(peak, hwm),
+    maxLatency,
+    baseRate: sample.length / baseSeconds,
+    baseRows: sample.length,
+  };
 }
 
 async function dispatch() {
@@ -148,7 +163,13 @@ async function dispatch() {
   const { proc, msg } = await child("./notify-emulator.ts", [String(users), String(LATENCY_MS)]);
   const url = await tempDb();
   const database = await createDb({ url, poolSize: 20 });
-  const config = loadConfig({ SANDBOX: "1", LOG_LEVEL: "warn", PORT: "0", LINE_SEND_RATE: String(RATE), WORKER_CONCURRENCY: process.env["BENCH_NOTIFY_CONCURRENCY"] ?? String(CONCURRENCY) });
+  const config = loadConfig({
+    SANDBOX: "1",
+    LOG_LEVEL: "warn",
+    PORT: "0",
+    LINE_SEND_RATE: String(RATE),
+    WORKER_CONCURRENCY: process.env["BENCH_NOTIFY_CONCURRENCY"] ?? String(CONCURRENCY),
+  });
   // Rows in place before the clock starts (ingest is measured above); urgency `days`: no SMS in the way.
   for (let i = 0; i < n; i += BATCH) {
     const items: IngestItem[] = Array.from({ length: Math.min(BATCH, n - i) }, (_, k) => ({
@@ -161,7 +182,14 @@ async function dispatch() {
     await ingestNotifications({ db: database.db, clock: systemClock, apiKeyId: "bench", items, batchId: null });
   }
   const worker = createNotifyWorker(
-    { db: database, line: createLineApi({ baseUrl: msg.url, channelAccessToken: "bench-token" }), sms: createLogSmsProvider(), clock: systemClock, logger: createLogger("warn"), config },
+    {
+      db: database,
+      line: createLineApi({ baseUrl: msg.url, channelAccessToken: "bench-token" }),
+      sms: createLogSmsProvider(),
+      clock: systemClock,
+      logger: createLogger("warn"),
+      config,
+    },
     { pollMs: 20 },
   );
   const marks: Record<string, number> = {};
@@ -184,7 +212,8 @@ async function dispatch() {
     proc.send({ cmd: "stats" });
   });
   const [st] = await database.query<{ sent: string; other: string }>(
-    (await import("@oa-notify/db")).sql`select count(*) filter (where status = 'sent') as sent, count(*) filter (where status <> 'sent') as other from notifications`,
+    (await import("@oa-notify/db"))
+      .sql`select count(*) filter (where status = 'sent') as sent, count(*) filter (where status <> 'sent') as other from notifications`,
   );
   proc.kill("SIGTERM");
   await database.close();
@@ -198,15 +227,31 @@ async function main() {
     console.log(`notify benchmark — PostgreSQL ${BASE_URL.replace(/\/\/[^@]*@/, "//")}, ${cpus} CPUs, node ${process.version}`);
     // Dispatch first: after a million-row ingest PostgreSQL is busy for a while (autovacuum, checkpoints).
     const d = await dispatch();
-    console.log(`\n1. dispatch: ${d.n.toLocaleString()} PNP sends against the emulator with ${LATENCY_MS} ms latency, configured rate ${RATE}/s, concurrency ${d.concurrency}`);
-    console.log(`   ${Math.round(d.rate)} sends/s overall (${((d.rate / RATE) * 100).toFixed(1)} % of configured; bar ≥ 95 %), steady (10 %→90 %) ${Math.round(d.steady)}/s (${((d.steady / RATE) * 100).toFixed(1)} %)`);
-    console.log(`   emulator accepted ${d.emu.accepted.toLocaleString()} for ${d.emu.tags.toLocaleString()} delivery tags; duplicates: ${d.emu.duplicates}; rows sent: ${d.sent.toLocaleString()}, other: ${d.other}`);
+    console.log(
+      `\n1. dispatch: ${d.n.toLocaleString()} PNP sends against the emulator with ${LATENCY_MS} ms latency, configured rate ${RATE}/s, concurrency ${d.concurrency}`,
+    );
+    console.log(
+      `   ${Math.round(d.rate)} sends/s overall (${((d.rate / RATE) * 100).toFixed(1)} % of configured; bar ≥ 95 %), steady (10 %→90 %) ${Math.round(d.steady)}/s (${((d.steady / RATE) * 100).toFixed(1)} %)`,
+    );
+    console.log(
+      `   emulator accepted ${d.emu.accepted.toLocaleString()} for ${d.emu.tags.toLocaleString()} delivery tags; duplicates: ${d.emu.duplicates}; rows sent: ${d.sent.toLocaleString()}, other: ${d.other}`,
+    );
     const i = await ingest();
-    console.log(`\n2. ingest: ${i.accepted.toLocaleString()} notifications in ${Math.ceil(TOTAL / BATCH)} batch requests of ${BATCH.toLocaleString()}, ${CLIENTS} concurrent clients`);
-    console.log(`   ${Math.round(i.rate).toLocaleString()} notifications/s in ${i.seconds.toFixed(1)} s (bar ≥ 5,000/s); slowest 202: ${Math.round(i.maxLatency)} ms`);
-    console.log(`   durable: ${i.stored.toLocaleString()} rows + ${i.events.toLocaleString()} timeline entries stored for ${i.accepted.toLocaleString()} accepted, ${i.rejected} rejected`);
-    console.log(`   baseline raw multi-row INSERT of the same rows (${i.baseRows.toLocaleString()}, no timeline, no validation): ${Math.round(i.baseRate).toLocaleString()} rows/s → ours ${(i.rate / i.baseRate).toFixed(2)}× of it`);
-    console.log(`   server RSS: ${i.idle.toFixed(0)} MB idle, peak ${i.peak.toFixed(0)} MB during the ${i.accepted.toLocaleString()}-notification run (bar < 300 MB)`);
+    console.log(
+      `\n2. ingest: ${i.accepted.toLocaleString()} notifications in ${Math.ceil(TOTAL / BATCH)} batch requests of ${BATCH.toLocaleString()}, ${CLIENTS} concurrent clients`,
+    );
+    console.log(
+      `   ${Math.round(i.rate).toLocaleString()} notifications/s in ${i.seconds.toFixed(1)} s (bar ≥ 5,000/s); slowest 202: ${Math.round(i.maxLatency)} ms`,
+    );
+    console.log(
+      `   durable: ${i.stored.toLocaleString()} rows + ${i.events.toLocaleString()} timeline entries stored for ${i.accepted.toLocaleString()} accepted, ${i.rejected} rejected`,
+    );
+    console.log(
+      `   baseline raw multi-row INSERT of the same rows (${i.baseRows.toLocaleString()}, no timeline, no validation): ${Math.round(i.baseRate).toLocaleString()} rows/s → ours ${(i.rate / i.baseRate).toFixed(2)}× of it`,
+    );
+    console.log(
+      `   server RSS: ${i.idle.toFixed(0)} MB idle, peak ${i.peak.toFixed(0)} MB during the ${i.accepted.toLocaleString()}-notification run (bar < 300 MB)`,
+    );
     const pass = i.rate >= 5000 && i.stored === i.accepted && i.peak < 300 && d.rate / RATE >= 0.95 && d.emu.duplicates === 0 && d.emu.accepted === d.n;
     console.log(pass ? "\nPASS" : "\nBELOW BAR");
   } finally {

@@ -2,7 +2,7 @@
 // SMS sink, warn-level logs), listening on a free loopback port that is reported to the parent process.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createDb } from "@oa-notify/db";
-import { createApp, loadConfig, createLineApi, createLogger, systemClock, type App } from "@oa-notify/server";
+import { type App, createApp, createLineApi, createLogger, loadConfig, systemClock } from "@oa-notify/server";
 import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
 
 export async function benchApp(dbUrl: string | undefined, env: Record<string, string>, poolSize = 10): Promise<App> {

@@ -6,8 +6,8 @@
 import { fork } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { loadavg, cpus } from "node:os";
 
 const SECRET = "bench-secret-0123456789";
 const API_KEY = "bench-api-key-0123456789";
@@ -15,7 +15,10 @@ const ROUNDS = Number(process.env["BENCH_SLOW_ROUNDS"] ?? 150);
 const SLOW = Number(process.env["BENCH_SLOW_CLIENTS"] ?? 4);
 
 async function server(dbUrl: string | undefined): Promise<{ port: number; stop(): void }> {
-  const proc = fork(fileURLToPath(new URL("./slow-client-server.ts", import.meta.url)), [SECRET, API_KEY, dbUrl ?? ""], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const proc = fork(fileURLToPath(new URL("./slow-client-server.ts", import.meta.url)), [SECRET, API_KEY, dbUrl ?? ""], {
+    execArgv: ["--import", "tsx"],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const msg = await new Promise<{ port: number }>((resolve, reject) => {
     proc.once("message", resolve as never);
     proc.once("exit", (c) => reject(new Error(`server exited ${c}`)));
@@ -34,13 +37,33 @@ async function round(base: string): Promise<number[]> {
     if (r.status !== want) throw new Error(`status ${r.status}, want ${want}`);
     return performance.now() - s;
   };
-  const body = JSON.stringify({ destination: "Ubench", events: [{ type: "follow", mode: "active", timestamp: Date.now(), webhookEventId: randomBytes(13).toString("hex"), source: { type: "user", userId: `U${randomBytes(16).toString("hex")}` }, deliveryContext: { isRedelivery: false } }] });
+  const body = JSON.stringify({
+    destination: "Ubench",
+    events: [
+      {
+        type: "follow",
+        mode: "active",
+        timestamp: Date.now(),
+        webhookEventId: randomBytes(13).toString("hex"),
+        source: { type: "user", userId: `U${randomBytes(16).toString("hex")}` },
+        deliveryContext: { isRedelivery: false },
+      },
+    ],
+  });
   const sig = createHmac("sha256", SECRET).update(body).digest("base64");
   return [
     await t(() => fetch(`${base}/readyz`), 200),
     await t(() => fetch(`${base}/api/v1/members/nobody`, { headers: { authorization: `Bearer ${API_KEY}` } }), 404),
     await t(() => fetch(`${base}/webhook`, { method: "POST", headers: { "content-type": "application/json", "x-line-signature": sig }, body }), 200),
-    await t(() => fetch(`${base}/api/v1/notifications/batch`, { method: "POST", headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" }, body: JSON.stringify({ notifications: [item(), item()] }) }), 202),
+    await t(
+      () =>
+        fetch(`${base}/api/v1/notifications/batch`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+          body: JSON.stringify({ notifications: [item(), item()] }),
+        }),
+      202,
+    ),
   ];
 }
 
@@ -50,7 +73,9 @@ function trickle(port: number): { stop(): void } {
   const open = () => {
     if (stopped) return;
     s = connect(port, "127.0.0.1", () => {
-      s!.write(`POST /api/v1/notifications/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{"notifications":[`);
+      s!.write(
+        `POST /api/v1/notifications/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${API_KEY}\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{"notifications":[`,
+      );
       const tick = setInterval(() => (stopped ? clearInterval(tick) : s!.write(`${JSON.stringify(item())},`)), 500);
       s!.on("close", () => (clearInterval(tick), open()));
     });
@@ -80,14 +105,20 @@ async function measure(label: string, dbUrl: string | undefined) {
     for (const [k, n] of names.entries()) {
       const a = alone.map((r) => r[k]!);
       const d = during.map((r) => r[k]!);
-      console.log(`${n} | ${pct(a, 0.5).toFixed(1)} ms | ${pct(d, 0.5).toFixed(1)} ms | ${(pct(d, 0.5) / pct(a, 0.5)).toFixed(2)}× | ${pct(a, 0.99).toFixed(1)} ms | ${pct(d, 0.99).toFixed(1)} ms | ${(pct(d, 0.99) / pct(a, 0.99)).toFixed(2)}×`);
+      console.log(
+        `${n} | ${pct(a, 0.5).toFixed(1)} ms | ${pct(d, 0.5).toFixed(1)} ms | ${(pct(d, 0.5) / pct(a, 0.5)).toFixed(2)}× | ${pct(a, 0.99).toFixed(1)} ms | ${pct(d, 0.99).toFixed(1)} ms | ${(pct(d, 0.99) / pct(a, 0.99)).toFixed(2)}×`,
+      );
     }
   } finally {
     srv.stop();
   }
 }
 
-console.log(`slow-client benchmark — ${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+console.log(
+  `slow-client benchmark — ${cpus().length} CPUs, load ${loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ")}`,
+);
 await measure("PGlite", undefined);
 const pgUrl = process.env["BENCH_SLOW_DATABASE_URL"];
 if (pgUrl) {

@@ -82,7 +82,12 @@ async function main() {
   u.pathname = `/${dbName}`;
   try {
     const warm = await startServer("sdk");
-    await autocannon({ url: `http://127.0.0.1:${warm.port}`, connections: 8, duration: 2, requests: [{ method: "POST", path: "/webhook", setupRequest: (r) => ({ ...r, ...withBody() }) }] });
+    await autocannon({
+      url: `http://127.0.0.1:${warm.port}`,
+      connections: 8,
+      duration: 2,
+      requests: [{ method: "POST", path: "/webhook", setupRequest: (r) => ({ ...r, ...withBody() }) }],
+    });
     warm.stop();
 
     // Alternate the two sides over several rounds and compare medians: one noisy second on a 2-core machine
@@ -115,14 +120,20 @@ async function main() {
     const non2xx = ours.reduce((a, r) => a + r.non2xx + r.errors, 0);
     const ratio = o.rps / b.rps;
     const fmt = (x: number) => x.toFixed(0).padStart(7);
-    console.log(`\nwebhook benchmark: ${ROUNDS} alternating rounds × ${DURATION}s per side, ${CONNECTIONS} connections, unique signed follow events, PostgreSQL`);
+    console.log(
+      `\nwebhook benchmark: ${ROUNDS} alternating rounds × ${DURATION}s per side, ${CONNECTIONS} connections, unique signed follow events, PostgreSQL`,
+    );
     console.log(`per round req/s  SDK: ${base.map((r) => r.rps.toFixed(0)).join(", ")}   ours: ${ours.map((r) => r.rps.toFixed(0)).join(", ")}`);
     console.log(`(medians)                req/s     p50 ms   p99 ms`);
     console.log(`SDK middleware (no work) ${fmt(b.rps)}  ${String(b.p50).padStart(7)}  ${String(b.p99).padStart(7)}`);
     console.log(`oa-notify /webhook       ${fmt(o.rps)}  ${String(o.p50).padStart(7)}  ${String(o.p99).padStart(7)}`);
     console.log(`ratio ours/SDK: ${ratio.toFixed(2)}× (bar ≥ 0.80×); p99 ${o.p99} ms (bar < 50 ms)`);
-    console.log(`acknowledged events: ${acked}; stored of those: ${stored}; non-2xx/errors: ${non2xx} (${stored === acked ? "every acknowledged event durable" : "MISSING EVENTS"})`);
-    console.log(`processing backlog after each round cleared in: ${lags.map((l) => `${l.toFixed(1)} s`).join(", ")} (every event processed: ${lags.every((l) => l < 60)})`);
+    console.log(
+      `acknowledged events: ${acked}; stored of those: ${stored}; non-2xx/errors: ${non2xx} (${stored === acked ? "every acknowledged event durable" : "MISSING EVENTS"})`,
+    );
+    console.log(
+      `processing backlog after each round cleared in: ${lags.map((l) => `${l.toFixed(1)} s`).join(", ")} (every event processed: ${lags.every((l) => l < 60)})`,
+    );
     const pass = lags.every((l) => l < 60) && ratio >= 0.8 && o.p99 < 50 && stored === acked && non2xx === 0;
     console.log(pass ? "PASS" : "BELOW BAR");
   } finally {

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createServer, type Server } from "node:http";
 import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
-import { promisify } from "node:util";
+import { createServer, type Server } from "node:http";
 import { fileURLToPath } from "node:url";
-import request from "supertest";
-import { syncFollowers } from "@oa-notify/server/members/followers-sync.ts";
+import { promisify } from "node:util";
 import { createLineApi } from "@oa-notify/server";
-import { buildTestApp, auth, sign, type TestContext } from "./helpers/app.ts";
+import { syncFollowers } from "@oa-notify/server/members/followers-sync.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auth, buildTestApp, sign, type TestContext } from "./helpers/app.ts";
 import { pgliteDataDir } from "./helpers/db.ts";
 import { lineUserId, unfollowEvent, webhookBody } from "./helpers/events.ts";
 
@@ -81,7 +81,10 @@ describe("followers sync", () => {
         cwd: serverDir,
         env: { PATH: process.env["PATH"], LINE_API_BASE_URL: f.url, SANDBOX: "1", DATA_DIR: dataDir, LOG_LEVEL: "silent" },
       });
-      const err = (await run.then(() => null, (e: unknown) => e)) as { code: number; stderr: string } | null;
+      const err = (await run.then(
+        () => null,
+        (e: unknown) => e,
+      )) as { code: number; stderr: string } | null;
       expect(err).not.toBeNull();
       expect(err!.code).not.toBe(0);
       const lines = err!.stderr.trim().split("\n");

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { randomUUID } from "node:crypto";
 import { sql } from "@oa-notify/db";
 import { normalizePhone, phoneHash } from "@oa-notify/server/lib/phone.ts";
-import { buildTestApp, auth, TEST_API_KEY, type TestContext } from "./helpers/app.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auth, buildTestApp, TEST_API_KEY, type TestContext } from "./helpers/app.ts";
 
 let t: TestContext;
 beforeAll(async () => {
@@ -86,7 +86,14 @@ describe("members API", () => {
   });
 
   it("answers 400 for an invalid member id and for malformed JSON", async () => {
-    expect((await request(t.app).put(`/api/v1/members/${encodeURIComponent("bad id/with space")}`).set(auth()).send({ phone: "0912345678" })).status).toBe(400);
+    expect(
+      (
+        await request(t.app)
+          .put(`/api/v1/members/${encodeURIComponent("bad id/with space")}`)
+          .set(auth())
+          .send({ phone: "0912345678" })
+      ).status,
+    ).toBe(400);
     const bad = await request(t.app).put(`/api/v1/members/${memberId()}`).set(auth()).set("content-type", "application/json").send("{bad json");
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("bad_request");
@@ -96,14 +103,19 @@ describe("members API", () => {
     const m = await request(t.app).get(`/api/v1/members/${memberId()}`).set(auth());
     expect(m.status).toBe(404);
     expect(m.body.error.code).toBe("not_found");
-    const u = await request(t.app).get(`/api/v1/line-users/U${"0".repeat(32)}`).set(auth());
+    const u = await request(t.app)
+      .get(`/api/v1/line-users/U${"0".repeat(32)}`)
+      .set(auth());
     expect(u.status).toBe(404);
     expect((await request(t.app).get(`/api/v1/line-users/not-a-user-id`).set(auth())).status).toBe(400);
   });
 
   it("answers 413 for a body over the limit, storing nothing", async () => {
     const id = memberId();
-    const res = await request(t.app).put(`/api/v1/members/${id}`).set(auth()).send({ phone: "0912345678", name: "x".repeat(2_000_000) });
+    const res = await request(t.app)
+      .put(`/api/v1/members/${id}`)
+      .set(auth())
+      .send({ phone: "0912345678", name: "x".repeat(2_000_000) });
     expect(res.status).toBe(413);
     expect(res.body.error.code).toBe("payload_too_large");
     expect(await count(id)).toBe(0);
@@ -125,7 +137,13 @@ describe("API keys", () => {
     const wrong = await request(t.app).get(`/api/v1/members/${id}`).set(auth("wrong-key"));
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.code).toBe("unauthorized");
-    expect((await request(t.app).get(`/api/v1/members/${id}`).set(auth(TEST_API_KEY.slice(0, -1)))).status).toBe(401);
+    expect(
+      (
+        await request(t.app)
+          .get(`/api/v1/members/${id}`)
+          .set(auth(TEST_API_KEY.slice(0, -1)))
+      ).status,
+    ).toBe(401);
     expect((await request(t.app).get(`/api/v1/members/${id}`).set("Authorization", TEST_API_KEY)).status).toBe(401);
     expect((await request(t.app).put(`/api/v1/members/${id}`).set(auth("wrong-key")).send({ phone: "0912345678" })).status).toBe(401);
     expect(await count(id)).toBe(0);

@@ -1,7 +1,7 @@
-import { describe, expect, it } from "vitest";
 import { rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { createDb, sql } from "@oa-notify/db";
+import { describe, expect, it } from "vitest";
 import { sign } from "./helpers/app.ts";
 import { pgliteDataDir } from "./helpers/db.ts";
 import { followEvent, lineUserId, webhookBody } from "./helpers/events.ts";
@@ -11,13 +11,16 @@ describe("graceful shutdown", () => {
   it("on SIGTERM finishes an in-flight webhook, stores its event, closes the database and exits 0 (the production bundle)", async () => {
     const dataDir = pgliteDataDir("shutdown");
     const secret = "shutdown-secret";
-    const srv = await startServerProcess({
-      DATA_DIR: dataDir,
-      SANDBOX: "1",
-      LINE_CHANNEL_SECRET: secret,
-      SANDBOX_LINE_PORT: String(await freePort()),
-      LOG_LEVEL: "info",
-    }, builtServerEntry());
+    const srv = await startServerProcess(
+      {
+        DATA_DIR: dataDir,
+        SANDBOX: "1",
+        LINE_CHANNEL_SECRET: secret,
+        SANDBOX_LINE_PORT: String(await freePort()),
+        LOG_LEVEL: "info",
+      },
+      builtServerEntry(),
+    );
     const e = followEvent(lineUserId());
     const body = webhookBody([e]);
     const { port } = new URL(srv.url);
@@ -25,7 +28,13 @@ describe("graceful shutdown", () => {
     // Open a webhook request and send only half its body, so it is in flight when SIGTERM arrives.
     const response = new Promise<number>((resolve, reject) => {
       const req = httpRequest(
-        { host: "127.0.0.1", port, method: "POST", path: "/webhook", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), "x-line-signature": sign(body, secret) } },
+        {
+          host: "127.0.0.1",
+          port,
+          method: "POST",
+          path: "/webhook",
+          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), "x-line-signature": sign(body, secret) },
+        },
         (res) => {
           res.resume();
           res.on("end", () => resolve(res.statusCode ?? 0));

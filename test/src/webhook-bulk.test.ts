@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { sql } from "@oa-notify/db";
 import { defaultHandlers } from "@oa-notify/server/webhook/handlers.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, sign, type TestContext } from "./helpers/app.ts";
 import { createTestDb, type TestDb } from "./helpers/db.ts";
 import { followEvent, lineUserId, postbackEvent, textMessageEvent, unfollowEvent, webhookBody } from "./helpers/events.ts";
@@ -49,20 +49,24 @@ describe("set-wise processing equals one-by-one processing", () => {
   it.each([1, 2, 3, 4, 5, 6, 7, 8])("random history, seed %i", async (seed) => {
     const r = rng(seed);
     const users = Array.from({ length: 5 }, lineUserId);
-    const pick = <T,>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+    const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
     const ts = () => 1_000_000 + Math.floor(r() * 20) * 1000; // few distinct values: many ties
 
     // The same starting point in both databases: some users with a state, some prompts waiting.
-    const initial = users.slice(0, 3).map((u) => (r() < 0.5 ? followEvent(u, { timestamp: ts(), isUnblocked: r() < 0.5 }) : unfollowEvent(u, { timestamp: ts() })));
+    const initial = users
+      .slice(0, 3)
+      .map((u) => (r() < 0.5 ? followEvent(u, { timestamp: ts(), isUnblocked: r() < 0.5 }) : unfollowEvent(u, { timestamp: ts() })));
     for (const db of [bulk.db, single]) {
       await runSingle(db, initial);
-      for (const u of users) if (r() < 0.6) await db.query(sql`insert into friend_prompts (line_user_id, prompted_at) values (${u}, ${new Date(ts()).toISOString()}::timestamptz)`);
+      for (const u of users)
+        if (r() < 0.6) await db.query(sql`insert into friend_prompts (line_user_id, prompted_at) values (${u}, ${new Date(ts()).toISOString()}::timestamptz)`);
     }
     // Keep both databases' prompts identical (the rng advanced differently per loop above).
     await bulk.db.query(sql`delete from friend_prompts where line_user_id = any(${`{${users.join(",")}}`}::text[])`);
     await single.query(sql`delete from friend_prompts where line_user_id = any(${`{${users.join(",")}}`}::text[])`);
     const prompts = users.filter(() => r() < 0.6).map((u) => ({ u, at: new Date(ts()).toISOString() }));
-    for (const db of [bulk.db, single]) for (const p of prompts) await db.query(sql`insert into friend_prompts (line_user_id, prompted_at) values (${p.u}, ${p.at}::timestamptz)`);
+    for (const db of [bulk.db, single])
+      for (const p of prompts) await db.query(sql`insert into friend_prompts (line_user_id, prompted_at) values (${p.u}, ${p.at}::timestamptz)`);
 
     const events = Array.from({ length: 40 }, () => {
       const u = pick(users);

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { validateSignature } from "@line/bot-sdk";
 import { sql } from "@oa-notify/db";
-import { buildTestApp, sign, auth, type TestContext } from "./helpers/app.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auth, buildTestApp, sign, type TestContext } from "./helpers/app.ts";
 import { deliveryEvent, followEvent, lineUserId, postbackEvent, textMessageEvent, unfollowEvent, webhookBody } from "./helpers/events.ts";
 
 let t: TestContext;
@@ -29,7 +29,11 @@ describe("signature", () => {
   it("accepts LINE's documented vector through the route", async () => {
     const vt = await buildTestApp({ env: { LINE_CHANNEL_SECRET: "8c570fa6dd201bb328f1c1eac23a96d8" }, db: t.db });
     const body = '{"destination":"U8e742f61d673b39c7fff3cecb7536ef0","events":[]}';
-    const res = await request(vt.app).post("/webhook").set("x-line-signature", "GhRKmvmHys4Pi8DxkF4+EayaH0OqtJtaZxgTD9fMDLs=").set("content-type", "application/json").send(body);
+    const res = await request(vt.app)
+      .post("/webhook")
+      .set("x-line-signature", "GhRKmvmHys4Pi8DxkF4+EayaH0OqtJtaZxgTD9fMDLs=")
+      .set("content-type", "application/json")
+      .send(body);
     expect(res.status).toBe(200);
   });
 
@@ -109,10 +113,18 @@ describe("storage and dedupe", () => {
   });
 
   it("stores unknown event types and ignores them", async () => {
-    const e = { type: "somethingNew", mode: "active", timestamp: Date.now(), webhookEventId: "01UNKNOWNTYPE00000000000001", deliveryContext: { isRedelivery: false } };
+    const e = {
+      type: "somethingNew",
+      mode: "active",
+      timestamp: Date.now(),
+      webhookEventId: "01UNKNOWNTYPE00000000000001",
+      deliveryContext: { isRedelivery: false },
+    };
     expect((await post(webhookBody([e]))).status).toBe(200);
     await t.app.services.processor.kick();
-    const rows = await t.db.query<{ processed_at: unknown; last_error: string | null }>(sql`select processed_at, last_error from webhook_events where webhook_event_id = ${e.webhookEventId}`);
+    const rows = await t.db.query<{ processed_at: unknown; last_error: string | null }>(
+      sql`select processed_at, last_error from webhook_events where webhook_event_id = ${e.webhookEventId}`,
+    );
     expect(rows[0]!.processed_at).not.toBeNull();
     expect(rows[0]!.last_error).toBeNull();
   });
@@ -229,7 +241,9 @@ describe("raw event fidelity", () => {
     const events = texts.map((text) => textMessageEvent(lineUserId(), text));
     expect((await post(webhookBody(events))).status).toBe(200);
     for (const e of events) {
-      const rows = await t.db.query<{ event: { message: { text: string } } }>(sql`select event from webhook_events where webhook_event_id = ${e.webhookEventId}`);
+      const rows = await t.db.query<{ event: { message: { text: string } } }>(
+        sql`select event from webhook_events where webhook_event_id = ${e.webhookEventId}`,
+      );
       expect(rows[0]!.event).toEqual(e);
     }
   });

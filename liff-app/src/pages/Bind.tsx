@@ -1,9 +1,9 @@
-import { useId, useRef, useState, type FormEvent } from "react";
+import { type FormEvent, useId, useRef, useState } from "react";
 import { ApiError } from "../api.ts";
 import { CONSENT_VERSION, consentNotice } from "../consent.ts";
 import { useApp } from "../context.tsx";
 import { useLoad } from "../hooks.ts";
-import { common, tr, type Lang, type Text } from "../i18n.ts";
+import { common, type Lang, type Text, tr } from "../i18n.ts";
 
 const t = {
   title: { "zh-TW": "綁定會員與 LINE", en: "Link your membership to LINE" },
@@ -11,7 +11,10 @@ const t = {
     "zh-TW": "綁定後，帳單、出貨等通知會優先用 LINE 送給你。",
     en: "Once linked, we send bills, delivery notices and other updates to you on LINE first.",
   },
-  alreadyBound: { "zh-TW": "你目前已綁定會員 {id}。繼續綁定會改為新的會員。", en: "You are linked to member {id}. Continuing moves the link to the new membership." },
+  alreadyBound: {
+    "zh-TW": "你目前已綁定會員 {id}。繼續綁定會改為新的會員。",
+    en: "You are linked to member {id}. Continuing moves the link to the new membership.",
+  },
   byLink: { "zh-TW": "使用業者提供的綁定連結", en: "Using the link from the business" },
   bindNow: { "zh-TW": "同意並綁定", en: "Agree and link" },
   byPhone: { "zh-TW": "用手機號碼驗證", en: "Verify with your phone number" },
@@ -26,9 +29,15 @@ const t = {
   code: { "zh-TW": "6 位數驗證碼", en: "6-digit code" },
   needConsent: { "zh-TW": "請先勾選同意說明。", en: "Please tick the consent box first." },
   done: { "zh-TW": "綁定完成", en: "Linked" },
-  doneBody: { "zh-TW": "之後的通知會透過 LINE 傳送給你。你可以隨時在設定頁解除綁定。", en: "From now on we send notices to you on LINE. You can unlink at any time in Settings." },
+  doneBody: {
+    "zh-TW": "之後的通知會透過 LINE 傳送給你。你可以隨時在設定頁解除綁定。",
+    en: "From now on we send notices to you on LINE. You can unlink at any time in Settings.",
+  },
   toSettings: { "zh-TW": "查看設定", en: "Go to Settings" },
-  linkUsed: { "zh-TW": "這個綁定連結已使用過或已過期，請向業者索取新連結，或改用手機號碼驗證。", en: "This link has been used or has expired. Ask the business for a new one, or verify with your phone number." },
+  linkUsed: {
+    "zh-TW": "這個綁定連結已使用過或已過期，請向業者索取新連結，或改用手機號碼驗證。",
+    en: "This link has been used or has expired. Ask the business for a new one, or verify with your phone number.",
+  },
   wrongCode: { "zh-TW": "驗證碼錯誤或已過期。", en: "The code is wrong or has expired." },
   attemptsLeft: { "zh-TW": "還可以再試 {n} 次。", en: "{n} attempt(s) left." },
   tooMany: { "zh-TW": "嘗試次數過多，請稍後再試或重新傳送驗證碼。", en: "Too many attempts. Please wait, or ask for a new code." },

@@ -1,8 +1,8 @@
-import { useEffect, useState, type ReactNode } from "react";
+import { type ReactNode, useEffect, useState } from "react";
 import { ApiError, type Bill, type Order, type Viewer } from "../api.ts";
 import { useApp } from "../context.tsx";
 import { useLoad } from "../hooks.ts";
-import { common, formatDate, formatDateTime, formatTwd, tr, type Text } from "../i18n.ts";
+import { common, formatDate, formatDateTime, formatTwd, type Text, tr } from "../i18n.ts";
 
 const t = {
   order: { "zh-TW": "訂單", en: "Order" },
@@ -106,7 +106,11 @@ function BindOffer({ viewer }: { viewer: Viewer }) {
 function Problem({ error }: { error: unknown }) {
   const { lang } = useApp();
   const msg =
-    error instanceof ApiError && error.status === 404 ? t.notFound : error instanceof ApiError && error.status === 401 ? common.sessionExpired : common.genericError;
+    error instanceof ApiError && error.status === 404
+      ? t.notFound
+      : error instanceof ApiError && error.status === 401
+        ? common.sessionExpired
+        : common.genericError;
   return (
     <section className="card">
       <h1 tabIndex={-1}>{tr(lang, error instanceof ApiError && error.status === 404 ? common.notFoundTitle : common.genericError)}</h1>
@@ -138,7 +142,12 @@ function ExternalButton({ href, label, primary }: { href: string; label: Text; p
 export function OrderPage({ id, viewToken }: { id: string; viewToken: string | null }) {
   const { api, lang } = useApp();
   const s = useLoad<Order>(() => api.order(id, viewToken), `${id}|${viewToken}`);
-  if (s.state === "loading") return <p className="muted" role="status">{tr(lang, common.loading)}</p>;
+  if (s.state === "loading")
+    return (
+      <p className="muted" role="status">
+        {tr(lang, common.loading)}
+      </p>
+    );
   if (s.state === "error") return <Problem error={s.error} />;
   const o = s.data;
   return (
@@ -163,6 +172,7 @@ export function OrderPage({ id, viewToken }: { id: string; viewToken: string | n
         <h2 id="items-title">{tr(lang, t.items)}</h2>
         <ul className="items">
           {o.items.map((it, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: a fixed list rendered once; items have no id and never reorder.
             <li key={i}>
               <span className="item-name">{it.name}</span>
               <span className="item-qty">
@@ -185,7 +195,12 @@ export function OrderPage({ id, viewToken }: { id: string; viewToken: string | n
 export function BillPage({ id, viewToken }: { id: string; viewToken: string | null }) {
   const { api, lang } = useApp();
   const s = useLoad<Bill>(() => api.bill(id, viewToken), `${id}|${viewToken}`);
-  if (s.state === "loading") return <p className="muted" role="status">{tr(lang, common.loading)}</p>;
+  if (s.state === "loading")
+    return (
+      <p className="muted" role="status">
+        {tr(lang, common.loading)}
+      </p>
+    );
   if (s.state === "error") return <Problem error={s.error} />;
   const b = s.data;
   const open = b.status === "unpaid" || b.status === "overdue";
@@ -214,6 +229,7 @@ export function BillPage({ id, viewToken }: { id: string; viewToken: string | nu
           <h2 id="items-title">{tr(lang, t.billItems)}</h2>
           <ul className="items">
             {b.items.map((it, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: a fixed list rendered once; items have no id and never reorder.
               <li key={i}>
                 <span className="item-name">{it.name}</span>
                 <span className="item-total">{formatTwd(it.amountTwd, lang)}</span>

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { ApiError, type ConsentEntry, type Me } from "../api.ts";
 import { useApp } from "../context.tsx";
 import { useLoad } from "../hooks.ts";
-import { common, formatDateTime, tr, type Text } from "../i18n.ts";
+import { common, formatDateTime, type Text, tr } from "../i18n.ts";
 
 const t = {
   title: { "zh-TW": "設定與綁定", en: "Settings" },
@@ -57,7 +57,12 @@ export default function SettingsPage() {
     if (confirming) confirmRef.current?.focus();
   }, [confirming]);
 
-  if (data.state === "loading") return <p className="muted" role="status">{tr(lang, common.loading)}</p>;
+  if (data.state === "loading")
+    return (
+      <p className="muted" role="status">
+        {tr(lang, common.loading)}
+      </p>
+    );
   if (data.state === "error") {
     const expired = data.error instanceof ApiError && data.error.status === 401;
     return (
@@ -189,6 +194,7 @@ export default function SettingsPage() {
         ) : (
           <ol className="history">
             {consents.map((c, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: a fixed list rendered once; items have no id and never reorder.
               <li key={i}>
                 <strong>{tr(lang, c.action === "grant" ? t.grant : t.withdraw)}</strong>
                 <span>

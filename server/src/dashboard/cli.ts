@@ -59,7 +59,8 @@ const taipeiTime = (iso: string | null) => (iso ? new Date(Date.parse(iso) + TAI
 const pct = (x: number) => `${(Math.round(x * 1000) / 10).toFixed(1)}%`;
 const twd = (x: number) => `NT$${x.toFixed(2)}`;
 /** Display width: CJK and full-width forms take two columns in a terminal. */
-const width = (s: string) => [...s].reduce((w, c) => w + (/[\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(c) ? 2 : 1), 0);
+const width = (s: string) =>
+  [...s].reduce((w, c) => w + (/[\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/.test(c) ? 2 : 1), 0);
 const pad = (s: string, n: number) => s + " ".repeat(Math.max(0, n - width(s)));
 
 export interface CliIo {
@@ -119,7 +120,9 @@ async function stats(io: CliIo, a: CliArgs) {
   const f = s.funnel;
   const share = (n: number) => (f.accepted ? pct(n / f.accepted) : "–");
   const L = 40;
-  io.out(`oa-notify 統計 stats · ${a.from || a.to ? `${s.from} – ${s.to}` : `${taipeiDay(new Date(s.from))} – ${taipeiDay(new Date(Date.parse(s.to) - 1))} (Asia/Taipei)`}`);
+  io.out(
+    `oa-notify 統計 stats · ${a.from || a.to ? `${s.from} – ${s.to}` : `${taipeiDay(new Date(s.from))} – ${taipeiDay(new Date(Date.parse(s.to) - 1))} (Asia/Taipei)`}`,
+  );
   io.out("");
   io.out("投遞漏斗 Delivery funnel");
   for (const [label, n] of [
@@ -131,13 +134,16 @@ async function stats(io: CliIo, a: CliArgs) {
     ["  失敗 failed", f.failed],
     ["  已取消 cancelled", f.cancelled],
     ["  處理中 in progress", f.pending],
-  ] as [string, number][]) io.out(`  ${pad(label, L)} ${String(n).padStart(8)}  ${share(n).padStart(6)}`);
+  ] as [string, number][])
+    io.out(`  ${pad(label, L)} ${String(n).padStart(8)}  ${share(n).padStart(6)}`);
   io.out("");
   io.out("管道分布 Channel split");
   const channels = Object.entries(s.byChannel as Record<string, { total: number; states: Record<string, number> }>).sort((x, y) => y[1].total - x[1].total);
   if (channels.length === 0) io.out("  (此期間沒有通知 no notifications in this period)");
   for (const [ch, v] of channels) {
-    const states = Object.entries(v.states).map(([k, n]) => `${k} ${n}`).join(", ");
+    const states = Object.entries(v.states)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ");
     io.out(`  ${pad(ch, L)} ${String(v.total).padStart(8)}  ${(s.total ? pct(v.total / s.total) : "–").padStart(6)}  ${states}`);
   }
   io.out(`  ${pad("簡訊備援率 fallback rate", L)} ${pct(s.fallback.rate).padStart(8)}  (${s.fallback.fellBackToSms}/${s.fallback.lineRouted})`);
@@ -151,7 +157,8 @@ async function stats(io: CliIo, a: CliArgs) {
     ["簡訊 SMS", c.sms],
     ["合計 total spent", c.total],
     ["若全部用簡訊 had all gone by SMS", s.allSmsCostTwd],
-  ] as [string, number][]) io.out(`  ${pad(label, L)} ${twd(v).padStart(12)}`);
+  ] as [string, number][])
+    io.out(`  ${pad(label, L)} ${twd(v).padStart(12)}`);
   io.out(`  ${pad("節省 saved", L)} ${twd(s.savedTwd).padStart(12)}${s.allSmsCostTwd > 0 ? `  (${pct(s.savedTwd / s.allSmsCostTwd)})` : ""}`);
   io.out("");
   io.out("好友 Friends");
@@ -161,7 +168,8 @@ async function stats(io: CliIo, a: CliArgs) {
     ["來自加好友提示 from add-friend prompts", fr.conversionsFromPrompts],
     ["期間封鎖 blocked in period", fr.lostInPeriod],
     ["目前好友總數 friends now", fr.total],
-  ] as [string, number][]) io.out(`  ${pad(label, L)} ${String(n).padStart(8)}`);
+  ] as [string, number][])
+    io.out(`  ${pad(label, L)} ${String(n).padStart(8)}`);
 }
 
 async function member(io: CliIo, memberId: string, json: boolean) {
@@ -177,12 +185,16 @@ async function member(io: CliIo, memberId: string, json: boolean) {
   io.out(`會員 member ${memberId}: 最近 ${list.notifications.length} 則 latest, ${sms} 則發了簡訊 sent by SMS`);
   for (const n of list.notifications) {
     io.out("");
-    io.out(`  ${taipeiTime(n.createdAt)}  ${n.scenario}/${n.urgency}  ${n.channel ?? "undecided"}  ${n.status}  SMS: ${n.smsSentAt ? `yes ${taipeiTime(n.smsSentAt)}` : "no"}`);
+    io.out(
+      `  ${taipeiTime(n.createdAt)}  ${n.scenario}/${n.urgency}  ${n.channel ?? "undecided"}  ${n.status}  SMS: ${n.smsSentAt ? `yes ${taipeiTime(n.smsSentAt)}` : "no"}`,
+    );
     io.out(`    路由 route: ${n.rule ?? "–"}`);
     const d = details.get(n.id);
     if (d) {
-      const has = (t: any) => t.detail && t.detail.reason;
-      const fb = d.timeline.find((t: any) => t.state === "fallback_sms" && has(t)) ?? d.timeline.find((t: any) => t.state === "rerouted" && has(t) && t.detail.to === "sms");
+      const has = (t: any) => t.detail?.reason;
+      const fb =
+        d.timeline.find((t: any) => t.state === "fallback_sms" && has(t)) ??
+        d.timeline.find((t: any) => t.state === "rerouted" && has(t) && t.detail.to === "sms");
       io.out(`    為什麼發簡訊 why SMS: ${fb ? fb.detail.reason : (d.route?.rule ?? "–")}`);
       io.out(`    時間軸 timeline: ${d.timeline.map((t: any) => `${taipeiTime(t.at).slice(11)} ${t.state}`).join(" → ")}`);
     }

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { serverSrcDir } from "../lib/paths.ts";
 import { Router } from "express";
 import helmet from "helmet";
+import { serverSrcDir } from "../lib/paths.ts";
 
-const dir = pathToFileURL(join(serverSrcDir, "dashboard", "static") + "/");
+const dir = pathToFileURL(`${join(serverSrcDir, "dashboard", "static")}/`);
 const read = (name: string) => readFileSync(new URL(name, dir), "utf8");
 
 /**

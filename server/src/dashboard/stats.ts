@@ -1,5 +1,5 @@
-import { Router } from "express";
 import { sql } from "@oa-notify/db";
+import { Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
@@ -12,7 +12,6 @@ const query = z
     to: isoDateTime().or(isoDate()).optional(),
   })
   .strict();
-
 
 /**
  * GET /stats?from&to (ISO dates or date-times; default: the last 30 days): notifications created in [from, to),
@@ -76,7 +75,11 @@ export function statsRouter(deps: AppDeps): Router {
       allSmsCostTwd: allSmsTwd,
       savedTwd: roundTwd(allSmsTwd - total),
       prices: p,
-      fallback: { lineRouted: n("line_routed"), fellBackToSms: n("fell_back"), rate: n("line_routed") ? Math.round((n("fell_back") / n("line_routed")) * 10_000) / 10_000 : 0 },
+      fallback: {
+        lineRouted: n("line_routed"),
+        fellBackToSms: n("fell_back"),
+        rate: n("line_routed") ? Math.round((n("fell_back") / n("line_routed")) * 10_000) / 10_000 : 0,
+      },
       deliveredLate: n("late"),
       // A funnel, not a partition: sent counts anything that left (LINE or SMS); delivered = delivered by LINE; a
       // delivered_late notice is in both delivered and smsSent; pending = not settled yet (incl. waiting for LINE).

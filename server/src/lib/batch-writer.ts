@@ -39,8 +39,12 @@ export class BatchWriter<T, R> {
       this.inFlight++;
       this.write(group.map((g) => g.item))
         .then(
-          (rs) => group.forEach((g, i) => g.resolve(rs[i]!)),
-          (err) => group.forEach((g) => g.reject(err)),
+          (rs) => {
+            for (const [i, g] of group.entries()) g.resolve(rs[i]!);
+          },
+          (err) => {
+            for (const g of group) g.reject(err);
+          },
         )
         .finally(() => {
           this.inFlight--;

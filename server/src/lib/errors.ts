@@ -42,9 +42,11 @@ export function fromHttpError(err: unknown): AppError | null {
   const status = typeof e.status === "number" ? e.status : typeof e.statusCode === "number" ? e.statusCode : NaN;
   if (e.type === "entity.too.large" || status === 413) return new AppError("payload_too_large", "request body is too large");
   if (e.type === "entity.parse.failed") return new AppError("bad_request", "body is not valid JSON");
-  if (e.type === "encoding.unsupported" || e.type === "charset.unsupported" || status === 415) return new AppError("unsupported_media_type", "unsupported body encoding or charset");
+  if (e.type === "encoding.unsupported" || e.type === "charset.unsupported" || status === 415)
+    return new AppError("unsupported_media_type", "unsupported body encoding or charset");
   // zlib (`Z_DATA_ERROR`, `Z_BUF_ERROR`) and brotli (`ERR__ERROR_FORMAT_…`) decoding errors.
-  if (typeof e.code === "string" && /^(?:Z_|ERR__ERROR_|ERR_BROTLI)/.test(e.code)) return new AppError("bad_request", "the body does not match its Content-Encoding");
+  if (typeof e.code === "string" && /^(?:Z_|ERR__ERROR_|ERR_BROTLI)/.test(e.code))
+    return new AppError("bad_request", "the body does not match its Content-Encoding");
   if (e.name === "URIError") return new AppError("bad_request", "malformed percent-encoding in the URL");
   if (e.type === "request.aborted") return new AppError("bad_request", "the client closed the request");
   if (status >= 400 && status < 500) return new AppError("bad_request", "bad request");

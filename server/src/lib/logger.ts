@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -44,7 +44,13 @@ export function safeError(err: unknown, depth = 0): unknown {
   const e = (typeof raw === "object" && raw !== null ? raw : err) as Error & Record<string, unknown>;
   const type = typeof e.name === "string" ? e.name : (e.constructor?.name ?? "Error");
   const message = safeMessage(typeof e.message === "string" ? e.message : String(e.message ?? ""));
-  const frames = typeof e.stack === "string" ? e.stack.split("\n").filter((l) => /^\s+at /.test(l)).slice(0, 15) : [];
+  const frames =
+    typeof e.stack === "string"
+      ? e.stack
+          .split("\n")
+          .filter((l) => /^\s+at /.test(l))
+          .slice(0, 15)
+      : [];
   const out: Record<string, unknown> = { type, message, stack: [`${type}: ${message}`, ...frames].join("\n") };
   // `code` (SQLSTATE, ECONNRESET…) under another name: "*.code" is redacted everywhere (short-link codes).
   if (typeof e.code === "string" || typeof e.code === "number") out["errorCode"] = e.code;

@@ -20,7 +20,7 @@ export function normalizePhone(input: string): PhoneResult {
   if (!raw.startsWith("+") && !raw.startsWith("0")) candidates.push(`+${digits}`);
   for (const c of candidates) {
     const p = parsePhoneNumberFromString(c, "TW");
-    if (!p || !p.isValid() || !p.country) continue;
+    if (!p?.isValid() || !p.country) continue;
     if (!PNP_COUNTRIES.has(p.country)) return { ok: false, reason: `numbers from ${p.country} are not supported` };
     const type = p.getType();
     if (type && !MOBILE_TYPES.has(type)) return { ok: false, reason: "not a mobile number" };

@@ -1,4 +1,4 @@
-import { SignJWT, jwtVerify } from "jose";
+import { jwtVerify, SignJWT } from "jose";
 
 /**
  * The view token on a notification's next-step button: it lets the recipient of that very notice (who may not be

@@ -1,4 +1,4 @@
-import { sql, type DbOrTx } from "@oa-notify/db";
+import { type DbOrTx, sql } from "@oa-notify/db";
 import type { Clock } from "../lib/clock.ts";
 import { verifyViewToken } from "../lib/view-token.ts";
 import { markSeen } from "../notify/seen.ts";
@@ -70,18 +70,30 @@ async function loadRecord(db: DbOrTx, type: NextStepType, id: string): Promise<{
  * The notification a view token was issued for, if the token is genuine and names exactly this order or bill and
  * that notification's next step really is this record (and, when the notice had a member, that member owns it).
  */
-export async function viewTokenNotification(db: DbOrTx, { appSecret, clock, token, type, id, ownerMemberId }: {
-  appSecret: string;
-  clock: Clock;
-  token: string;
-  type: NextStepType;
-  id: string;
-  ownerMemberId: string;
-}): Promise<string | null> {
+export async function viewTokenNotification(
+  db: DbOrTx,
+  {
+    appSecret,
+    clock,
+    token,
+    type,
+    id,
+    ownerMemberId,
+  }: {
+    appSecret: string;
+    clock: Clock;
+    token: string;
+    type: NextStepType;
+    id: string;
+    ownerMemberId: string;
+  },
+): Promise<string | null> {
   const claims = await verifyViewToken(appSecret, token, clock.now());
   if (!claims || claims.type !== type || claims.id !== id || !UUID.test(claims.nid)) return null;
-  const n = ((await db.execute(sql`select member_id from notifications
-    where id = ${claims.nid} and next_step->>'type' = ${type} and next_step->>'id' = ${id}`)) as unknown as { rows: { member_id: string | null }[] }).rows[0];
+  const n = (
+    (await db.execute(sql`select member_id from notifications
+    where id = ${claims.nid} and next_step->>'type' = ${type} and next_step->>'id' = ${id}`)) as unknown as { rows: { member_id: string | null }[] }
+  ).rows[0];
   if (!n) return null;
   if (n.member_id && n.member_id !== ownerMemberId) return null;
   return claims.nid;
@@ -92,16 +104,27 @@ export async function viewTokenNotification(db: DbOrTx, { appSecret, clock, toke
  * Anything else is null (the route answers 404 whether or not the record exists). A view through a token records
  * "seen" on its notification, which cancels a pending SMS fallback.
  */
-export async function readNextStep(db: DbOrTx, { clock, appSecret, type, id, lineUserId, viewToken }: {
-  clock: Clock;
-  appSecret: string;
-  type: NextStepType;
-  id: string;
-  lineUserId: string;
-  viewToken: string | undefined;
-}): Promise<{ record: OrderView | BillView; viewer: { access: "owner" | "view_token"; bound: boolean } } | null> {
+export async function readNextStep(
+  db: DbOrTx,
+  {
+    clock,
+    appSecret,
+    type,
+    id,
+    lineUserId,
+    viewToken,
+  }: {
+    clock: Clock;
+    appSecret: string;
+    type: NextStepType;
+    id: string;
+    lineUserId: string;
+    viewToken: string | undefined;
+  },
+): Promise<{ record: OrderView | BillView; viewer: { access: "owner" | "view_token"; bound: boolean } } | null> {
   const record = await loadRecord(db, type, id);
-  const bound = ((await db.execute(sql`select member_id from members where line_user_id = ${lineUserId}`)) as unknown as { rows: { member_id: string }[] }).rows[0];
+  const bound = ((await db.execute(sql`select member_id from members where line_user_id = ${lineUserId}`)) as unknown as { rows: { member_id: string }[] })
+    .rows[0];
   if (!record) return null;
   const owner = bound?.member_id === record.memberId;
   const nid = viewToken ? await viewTokenNotification(db, { appSecret, clock, token: viewToken, type, id, ownerMemberId: record.memberId }) : null;

@@ -1,10 +1,10 @@
+import { sql } from "@oa-notify/db";
 import { Router } from "express";
 import { z } from "zod";
-import { sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
-import { isoDateTime, parseOr400 } from "../lib/validate.ts";
 import { externalId } from "../lib/ids.ts";
+import { isoDateTime, parseOr400 } from "../lib/validate.ts";
 
 // NT$ with at most 2 decimals (numeric(12,2)); money arrives as a JSON number, never a float we round silently.
 const twd = z
@@ -42,7 +42,10 @@ const billBody = z
     issuedAt: when.optional(),
     dueAt: when.optional(),
     paymentUrl: webUrl.optional(),
-    items: z.array(z.object({ name: z.string().min(1).max(200), amountTwd: twd }).strict()).max(200).optional(),
+    items: z
+      .array(z.object({ name: z.string().min(1).max(200), amountTwd: twd }).strict())
+      .max(200)
+      .optional(),
     detail,
   })
   .strict();

@@ -1,12 +1,12 @@
-import express, { Router, type RequestHandler } from "express";
-import { z } from "zod";
 import { sql } from "@oa-notify/db";
+import express, { type RequestHandler, Router } from "express";
+import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
+import { externalId } from "../lib/ids.ts";
 import { maskPhone, normalizePhone, phoneHash } from "../lib/phone.ts";
 import { parseOr400, storableBody } from "../lib/validate.ts";
 import { verifyViewToken } from "../lib/view-token.ts";
-import { externalId } from "../lib/ids.ts";
 import {
   bindMember,
   checkOtp,
@@ -17,9 +17,9 @@ import {
   unbindLineUser,
   verifyBindingToken,
 } from "../members/binding.ts";
-import { isKnownNoticeVersion, CURRENT_CONSENT_NOTICE_VERSION } from "../members/consent.ts";
+import { CURRENT_CONSENT_NOTICE_VERSION, isKnownNoticeVersion } from "../members/consent.ts";
 import { createIdTokenVerifier, IdTokenRejected, JwksUnavailable } from "./id-token.ts";
-import { readNextStep, type NextStepType } from "./next-step.ts";
+import { type NextStepType, readNextStep } from "./next-step.ts";
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -97,7 +97,9 @@ export function liffApiRouter(deps: AppDeps): Router {
     const member = m[0];
     res.json({
       lineUserId: u,
-      member: member ? { memberId: member.member_id, phone: maskPhone(member.phone_e164), boundAt: member.bound_at ? new Date(member.bound_at).toISOString() : null } : null,
+      member: member
+        ? { memberId: member.member_id, phone: maskPhone(member.phone_e164), boundAt: member.bound_at ? new Date(member.bound_at).toISOString() : null }
+        : null,
       friend: Boolean(f[0]?.friend),
     });
   });
@@ -106,7 +108,14 @@ export function liffApiRouter(deps: AppDeps): Router {
     const body = parseOr400(otpBody, req.body);
     const phone = phoneOr400(body.phone);
     const out = await requestOtp({
-      db: db.db, clock, sms: deps.sms, logger: req.log, appSecret: config.appSecret, lineUserId: user(req), phoneE164: phone.e164, phoneHash: phone.hash,
+      db: db.db,
+      clock,
+      sms: deps.sms,
+      logger: req.log,
+      appSecret: config.appSecret,
+      lineUserId: user(req),
+      phoneE164: phone.e164,
+      phoneHash: phone.hash,
     });
     req.log.info({ phoneLast3: phone.e164.slice(-3) }, "OTP requested");
     // The same answer whether or not the phone belongs to a member.
@@ -117,7 +126,9 @@ export function liffApiRouter(deps: AppDeps): Router {
     // Consent first: without it nothing else is looked at (no OTP attempt is spent, no link consumed).
     const { consent } = parseOr400(withConsent, req.body);
     if (!isKnownNoticeVersion(consent.version)) {
-      throw new AppError("validation_failed", "body.consent.version: not a notice version we have shown", [{ field: "body.consent.version", message: "unknown notice version" }]);
+      throw new AppError("validation_failed", "body.consent.version: not a notice version we have shown", [
+        { field: "body.consent.version", message: "unknown notice version" },
+      ]);
     }
     const u = user(req);
     const body = req.body as Record<string, unknown>;
@@ -139,10 +150,21 @@ export function liffApiRouter(deps: AppDeps): Router {
       const challengeId = await checkOtp(db.db, { clock, appSecret: config.appSecret, lineUserId: u, phoneHash: phone.hash, code: input.otp });
       const bound = await db.db.transaction(async (tx) => {
         if (!(await consumeOtp(tx, { clock, challengeId }))) throw new AppError("conflict", "this code has already been used");
-        const owners = ((await tx.execute(sql`select member_id from members where phone_hash = ${phone.hash} order by member_id`)) as unknown as { rows: { member_id: string }[] }).rows;
+        const owners = (
+          (await tx.execute(sql`select member_id from members where phone_hash = ${phone.hash} order by member_id`)) as unknown as {
+            rows: { member_id: string }[];
+          }
+        ).rows;
         if (owners.length === 0) throw new AppError("bad_request", "the code is wrong or has expired; request a new code");
         if (owners.length > 1) throw new AppError("conflict", "several accounts share this phone number; please use the binding link from the business");
-        return bindMember(tx, { clock, memberId: owners[0]!.member_id, lineUserId: u, method: "otp", noticeVersion: consent.version, detail: { phoneLast3: phone.e164.slice(-3) } });
+        return bindMember(tx, {
+          clock,
+          memberId: owners[0]!.member_id,
+          lineUserId: u,
+          method: "otp",
+          noticeVersion: consent.version,
+          detail: { phoneLast3: phone.e164.slice(-3) },
+        });
       });
       req.log.info({ memberId: bound.memberId, method: "otp", moved: bound.moved }, "bound");
       return res.status(201).json({ memberId: bound.memberId, boundAt: bound.boundAt });
@@ -164,20 +186,30 @@ export function liffApiRouter(deps: AppDeps): Router {
       sql`select at, action, purpose, notice_version, method, member_id from consent_ledger where line_user_id = ${user(req)} order by id desc limit 100`,
     );
     res.json({
-      items: items.map((i) => ({ at: new Date(i.at).toISOString(), action: i.action, purpose: i.purpose, noticeVersion: i.notice_version, method: i.method, memberId: i.member_id })),
+      items: items.map((i) => ({
+        at: new Date(i.at).toISOString(),
+        action: i.action,
+        purpose: i.purpose,
+        noticeVersion: i.notice_version,
+        method: i.method,
+        memberId: i.member_id,
+      })),
     });
   });
 
-  const nextStep = (type: NextStepType): RequestHandler => async (req, res) => {
-    const parsedId = externalId.safeParse(req.params["id"]);
-    const q = viewQuery.safeParse(req.query);
-    // A malformed id or token is answered like a missing record: the page never learns what exists.
-    const found = parsedId.success && q.success
-      ? await readNextStep(db.db, { clock, appSecret: config.appSecret, type, id: parsedId.data, lineUserId: user(req), viewToken: q.data.t })
-      : null;
-    if (!found) throw notFound(type);
-    res.json({ ...found.record, viewer: found.viewer });
-  };
+  const nextStep =
+    (type: NextStepType): RequestHandler =>
+    async (req, res) => {
+      const parsedId = externalId.safeParse(req.params["id"]);
+      const q = viewQuery.safeParse(req.query);
+      // A malformed id or token is answered like a missing record: the page never learns what exists.
+      const found =
+        parsedId.success && q.success
+          ? await readNextStep(db.db, { clock, appSecret: config.appSecret, type, id: parsedId.data, lineUserId: user(req), viewToken: q.data.t })
+          : null;
+      if (!found) throw notFound(type);
+      res.json({ ...found.record, viewer: found.viewer });
+    };
   r.get("/orders/:id", nextStep("order"));
   r.get("/bills/:id", nextStep("bill"));
 

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { repoRoot } from "../lib/paths.ts";
 import express, { Router } from "express";
 import helmet from "helmet";
 import { AppError } from "../lib/errors.ts";
+import { repoRoot } from "../lib/paths.ts";
 
 export const liffDistDir = join(repoRoot, "liff-app", "dist");
 

@@ -1,6 +1,6 @@
 import { createHmac, randomInt, randomUUID, timingSafeEqual } from "node:crypto";
-import { SignJWT, jwtVerify } from "jose";
-import { sql, type Db, type DbOrTx, type Tx } from "@oa-notify/db";
+import { type Db, type DbOrTx, sql, type Tx } from "@oa-notify/db";
+import { jwtVerify, SignJWT } from "jose";
 import type { Clock } from "../lib/clock.ts";
 import { AppError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
@@ -18,7 +18,13 @@ const BIND_AUD = "oa-notify:bind";
 export const BINDING_LINK_TTL_SECONDS = 30 * 60;
 const hsKey = (secret: string) => new TextEncoder().encode(secret);
 
-export async function createBindingLink({ db, clock, appSecret, liffId, memberId }: {
+export async function createBindingLink({
+  db,
+  clock,
+  appSecret,
+  liffId,
+  memberId,
+}: {
   db: DbOrTx;
   clock: Clock;
   appSecret: string;
@@ -59,7 +65,10 @@ export async function verifyBindingToken(appSecret: string, token: string, now: 
 
 export type ConsentMethod = "binding_link" | "otp" | "liff" | "rebind" | "admin";
 
-async function ledger(tx: DbOrTx, row: { memberId: string; lineUserId: string; action: "grant" | "withdraw"; noticeVersion: string; method: ConsentMethod; at: Date; detail?: unknown }) {
+async function ledger(
+  tx: DbOrTx,
+  row: { memberId: string; lineUserId: string; action: "grant" | "withdraw"; noticeVersion: string; method: ConsentMethod; at: Date; detail?: unknown },
+) {
   await tx.execute(sql`insert into consent_ledger (member_id, line_user_id, action, purpose, notice_version, method, at, detail)
     values (${row.memberId}, ${row.lineUserId}, ${row.action}, ${CONSENT_PURPOSE}, ${row.noticeVersion}, ${row.method},
             ${iso(row.at)}::timestamptz, ${row.detail === undefined ? null : JSON.stringify(row.detail)}::jsonb)`);
@@ -67,8 +76,11 @@ async function ledger(tx: DbOrTx, row: { memberId: string; lineUserId: string; a
 
 /** The notice version of the grant a withdrawal ends, so the ledger pairs them. */
 async function lastGrantVersion(tx: DbOrTx, memberId: string, lineUserId: string): Promise<string> {
-  const r = await rows<{ notice_version: string }>(tx, sql`select notice_version from consent_ledger
-    where member_id = ${memberId} and line_user_id = ${lineUserId} and action = 'grant' order by id desc limit 1`);
+  const r = await rows<{ notice_version: string }>(
+    tx,
+    sql`select notice_version from consent_ledger
+    where member_id = ${memberId} and line_user_id = ${lineUserId} and action = 'grant' order by id desc limit 1`,
+  );
   return r[0]?.notice_version ?? "unknown";
 }
 
@@ -77,14 +89,24 @@ async function lastGrantVersion(tx: DbOrTx, memberId: string, lineUserId: string
  * this LINE user (another member) or of this member (another LINE user) is ended first, with a withdrawal row in the
  * ledger for each, so the ledger always explains who could be reached at any moment.
  */
-export async function bindMember(tx: Tx, { clock, memberId, lineUserId, method, noticeVersion, detail }: {
-  clock: Clock;
-  memberId: string;
-  lineUserId: string;
-  method: "binding_link" | "otp";
-  noticeVersion: string;
-  detail?: Record<string, unknown>;
-}): Promise<{ memberId: string; boundAt: string; moved: boolean }> {
+export async function bindMember(
+  tx: Tx,
+  {
+    clock,
+    memberId,
+    lineUserId,
+    method,
+    noticeVersion,
+    detail,
+  }: {
+    clock: Clock;
+    memberId: string;
+    lineUserId: string;
+    method: "binding_link" | "otp";
+    noticeVersion: string;
+    detail?: Record<string, unknown>;
+  },
+): Promise<{ memberId: string; boundAt: string; moved: boolean }> {
   const now = clock.now();
   const target = await rows<{ member_id: string; line_user_id: string | null }>(
     tx,
@@ -99,13 +121,29 @@ export async function bindMember(tx: Tx, { clock, memberId, lineUserId, method, 
   for (const p of previous) {
     const version = await lastGrantVersion(tx, p.member_id, lineUserId);
     await tx.execute(sql`update members set line_user_id = null, bound_at = null, updated_at = ${iso(now)}::timestamptz where member_id = ${p.member_id}`);
-    await ledger(tx, { memberId: p.member_id, lineUserId, action: "withdraw", noticeVersion: version, method: "rebind", at: now, detail: { reason: "line_user_bound_to_another_member" } });
+    await ledger(tx, {
+      memberId: p.member_id,
+      lineUserId,
+      action: "withdraw",
+      noticeVersion: version,
+      method: "rebind",
+      at: now,
+      detail: { reason: "line_user_bound_to_another_member" },
+    });
     moved = true;
   }
   const oldUser = target[0].line_user_id;
   if (oldUser && oldUser !== lineUserId) {
     const version = await lastGrantVersion(tx, memberId, oldUser);
-    await ledger(tx, { memberId, lineUserId: oldUser, action: "withdraw", noticeVersion: version, method: "rebind", at: now, detail: { reason: "member_bound_to_another_line_user" } });
+    await ledger(tx, {
+      memberId,
+      lineUserId: oldUser,
+      action: "withdraw",
+      noticeVersion: version,
+      method: "rebind",
+      at: now,
+      detail: { reason: "member_bound_to_another_line_user" },
+    });
     moved = true;
   }
   await tx.execute(sql`update members set line_user_id = ${lineUserId}, bound_at = ${iso(now)}::timestamptz, updated_at = ${iso(now)}::timestamptz
@@ -145,8 +183,7 @@ export const OTP_LIMITS: [number, number][] = [
   [24 * 3600, 10],
 ];
 
-const codeHash = (appSecret: string, challengeId: string, code: string) =>
-  createHmac("sha256", appSecret).update(`otp:${challengeId}:${code}`).digest("hex");
+const codeHash = (appSecret: string, challengeId: string, code: string) => createHmac("sha256", appSecret).update(`otp:${challengeId}:${code}`).digest("hex");
 
 /** Seconds until the caller may ask again, or 0 when under every limit. */
 async function otpRetryAfter(tx: DbOrTx, column: "phone_hash" | "line_user_id", value: string, now: Date): Promise<number> {
@@ -154,8 +191,11 @@ async function otpRetryAfter(tx: DbOrTx, column: "phone_hash" | "line_user_id", 
   for (const [windowSeconds, max] of OTP_LIMITS) {
     const since = new Date(now.getTime() - windowSeconds * 1000);
     const col = sql.raw(column);
-    const r = await rows<{ created_at: Date | string }>(tx, sql`select created_at from otp_challenges
-      where ${col} = ${value} and created_at > ${iso(since)}::timestamptz order by created_at desc limit ${max}`);
+    const r = await rows<{ created_at: Date | string }>(
+      tx,
+      sql`select created_at from otp_challenges
+      where ${col} = ${value} and created_at > ${iso(since)}::timestamptz order by created_at desc limit ${max}`,
+    );
     if (r.length >= max) {
       const oldest = new Date(r[r.length - 1]!.created_at);
       wait = Math.max(wait, Math.ceil((oldest.getTime() + windowSeconds * 1000 - now.getTime()) / 1000));
@@ -168,7 +208,16 @@ async function otpRetryAfter(tx: DbOrTx, column: "phone_hash" | "line_user_id", 
  * Issues a code for (LINE user, phone). The response never tells whether the phone belongs to a member: a challenge
  * row is written either way (so the rate limits count the same), and the SMS goes out only to a member's phone.
  */
-export async function requestOtp({ db, clock, sms, logger, appSecret, lineUserId, phoneE164, phoneHash }: {
+export async function requestOtp({
+  db,
+  clock,
+  sms,
+  logger,
+  appSecret,
+  lineUserId,
+  phoneE164,
+  phoneHash,
+}: {
   db: Db;
   clock: Clock;
   sms: SmsProvider;
@@ -206,7 +255,9 @@ export async function requestOtp({ db, clock, sms, logger, appSecret, lineUserId
         text: `【LINE 綁定驗證碼】${code}，5 分鐘內有效，請勿提供給他人。Your LINE binding code is ${code} (valid 5 min).`,
         reference: `otp-${id}`,
       });
-      await db.execute(sql`update sms_outbox set status = 'sent', provider_reference = ${res.providerReference}, sent_at = ${iso(clock.now())}::timestamptz where id = ${outboxId}`);
+      await db.execute(
+        sql`update sms_outbox set status = 'sent', provider_reference = ${res.providerReference}, sent_at = ${iso(clock.now())}::timestamptz where id = ${outboxId}`,
+      );
     } catch (err) {
       await db.execute(sql`update sms_outbox set status = 'failed' where id = ${outboxId}`);
       logger.warn({ err, phoneLast3: phoneE164.slice(-3) }, "OTP SMS failed");
@@ -221,44 +272,67 @@ export async function requestOtp({ db, clock, sms, logger, appSecret, lineUserId
  * is never looked at). Every try counts before the comparison; after OTP_MAX_ATTEMPTS the challenge is locked (429).
  * Returns the challenge id to consume inside the binding transaction.
  */
-export async function checkOtp(db: Db, { clock, appSecret, lineUserId, phoneHash, code }: {
-  clock: Clock;
-  appSecret: string;
-  lineUserId: string;
-  phoneHash: string;
-  code: string;
-}): Promise<string> {
+export async function checkOtp(
+  db: Db,
+  {
+    clock,
+    appSecret,
+    lineUserId,
+    phoneHash,
+    code,
+  }: {
+    clock: Clock;
+    appSecret: string;
+    lineUserId: string;
+    phoneHash: string;
+    code: string;
+  },
+): Promise<string> {
   const now = clock.now();
-  const latest = await rows<{ id: string; attempts: number; expires_at: Date | string }>(db, sql`select id, attempts, expires_at from otp_challenges
-    where line_user_id = ${lineUserId} and phone_hash = ${phoneHash} and consumed_at is null order by created_at desc limit 1`);
+  const latest = await rows<{ id: string; attempts: number; expires_at: Date | string }>(
+    db,
+    sql`select id, attempts, expires_at from otp_challenges
+    where line_user_id = ${lineUserId} and phone_hash = ${phoneHash} and consumed_at is null order by created_at desc limit 1`,
+  );
   const c = latest[0];
   const invalid = () => new AppError("bad_request", "the code is wrong or has expired; request a new code");
   if (!c) throw invalid();
   if (c.attempts >= OTP_MAX_ATTEMPTS) throw new AppError("rate_limited", "too many wrong codes; request a new code");
   if (new Date(c.expires_at).getTime() <= now.getTime()) throw invalid();
-  const counted = await rows<{ code_hash: string; attempts: number }>(db, sql`update otp_challenges set attempts = attempts + 1
-    where id = ${c.id} and attempts < ${OTP_MAX_ATTEMPTS} and consumed_at is null returning code_hash, attempts`);
+  const counted = await rows<{ code_hash: string; attempts: number }>(
+    db,
+    sql`update otp_challenges set attempts = attempts + 1
+    where id = ${c.id} and attempts < ${OTP_MAX_ATTEMPTS} and consumed_at is null returning code_hash, attempts`,
+  );
   const row = counted[0];
   if (!row) throw new AppError("rate_limited", "too many wrong codes; request a new code");
   const expected = Buffer.from(row.code_hash, "hex");
   const given = Buffer.from(codeHash(appSecret, c.id, code), "hex");
   if (!timingSafeEqual(expected, given)) {
     const left = OTP_MAX_ATTEMPTS - row.attempts;
-    throw new AppError("bad_request", left > 0 ? `the code is wrong; ${left} attempt(s) left` : "the code is wrong; request a new code", { attemptsLeft: left });
+    throw new AppError("bad_request", left > 0 ? `the code is wrong; ${left} attempt(s) left` : "the code is wrong; request a new code", {
+      attemptsLeft: left,
+    });
   }
   return c.id;
 }
 
 /** Marks the challenge used; false when a parallel request already used it. */
 export async function consumeOtp(tx: Tx, { clock, challengeId }: { clock: Clock; challengeId: string }): Promise<boolean> {
-  const r = await rows<{ id: string }>(tx, sql`update otp_challenges set consumed_at = ${iso(clock.now())}::timestamptz
-    where id = ${challengeId} and consumed_at is null returning id`);
+  const r = await rows<{ id: string }>(
+    tx,
+    sql`update otp_challenges set consumed_at = ${iso(clock.now())}::timestamptz
+    where id = ${challengeId} and consumed_at is null returning id`,
+  );
   return r.length > 0;
 }
 
 export async function consumeBindingToken(tx: Tx, { clock, jti, lineUserId }: { clock: Clock; jti: string; lineUserId: string }): Promise<string | null> {
   const now = iso(clock.now());
-  const r = await rows<{ member_id: string }>(tx, sql`update binding_tokens set used_at = ${now}::timestamptz, used_by_line_user_id = ${lineUserId}
-    where jti = ${jti} and used_at is null and expires_at > ${now}::timestamptz returning member_id`);
+  const r = await rows<{ member_id: string }>(
+    tx,
+    sql`update binding_tokens set used_at = ${now}::timestamptz, used_by_line_user_id = ${lineUserId}
+    where jti = ${jti} and used_at is null and expires_at > ${now}::timestamptz returning member_id`,
+  );
   return r[0]?.member_id ?? null;
 }

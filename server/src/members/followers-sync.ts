@@ -1,17 +1,22 @@
 import { HTTPFetchError } from "@line/bot-sdk";
 import { createDb, type Database } from "@oa-notify/db";
 import { configFromProcess } from "../env.ts";
-import { createLineApi, type LineApi } from "../lib/line/client.ts";
-import { markFollowers } from "./line-users.ts";
 import type { Clock } from "../lib/clock.ts";
 import { systemClock } from "../lib/clock.ts";
+import { createLineApi, type LineApi } from "../lib/line/client.ts";
+import { markFollowers } from "./line-users.ts";
 
 export class FollowersSyncError extends Error {
   override name = "FollowersSyncError";
 }
 
 /** Pages through GET /v2/bot/followers/ids and marks every listed user a friend. */
-export async function syncFollowers({ db, line, clock = systemClock, pageSize = 1000 }: {
+export async function syncFollowers({
+  db,
+  line,
+  clock = systemClock,
+  pageSize = 1000,
+}: {
   db: Database;
   line: LineApi;
   clock?: Clock;
@@ -23,7 +28,7 @@ export async function syncFollowers({ db, line, clock = systemClock, pageSize = 
   let users = 0;
   let updated = 0;
   do {
-    let page;
+    let page: Awaited<ReturnType<typeof line.client.getFollowers>>;
     try {
       page = await line.client.getFollowers(start, pageSize);
     } catch (err) {

@@ -1,5 +1,4 @@
-import { eq, sql } from "@oa-notify/db";
-import { lineUsers, type DbOrTx } from "@oa-notify/db";
+import { type DbOrTx, eq, lineUsers, sql } from "@oa-notify/db";
 
 export interface LineUserView {
   userId: string;
@@ -27,7 +26,10 @@ export async function getLineUser({ db, userId }: { db: DbOrTx; userId: string }
 export async function markFollowers({ db, userIds, asOf }: { db: DbOrTx; userIds: string[]; asOf: Date }): Promise<number> {
   if (userIds.length === 0) return 0;
   const iso = asOf.toISOString();
-  const values = sql.join(userIds.map((u) => sql`(${u}, true, ${iso}::timestamptz, ${iso}::timestamptz, 'followers_sync')`), sql`, `);
+  const values = sql.join(
+    userIds.map((u) => sql`(${u}, true, ${iso}::timestamptz, ${iso}::timestamptz, 'followers_sync')`),
+    sql`, `,
+  );
   const res = (await db.execute(sql`
     insert into line_users (user_id, friend, followed_at, state_event_at, state_source) values ${values}
     on conflict (user_id) do update set friend = true,

@@ -1,8 +1,7 @@
-import { eq, sql } from "@oa-notify/db";
-import { members, lineUsers, type DbOrTx } from "@oa-notify/db";
+import { type DbOrTx, eq, lineUsers, members, sql } from "@oa-notify/db";
+import type { Clock } from "../lib/clock.ts";
 import { AppError } from "../lib/errors.ts";
 import { normalizePhone, phoneHash } from "../lib/phone.ts";
-import type { Clock } from "../lib/clock.ts";
 
 export interface MemberView {
   memberId: string;
@@ -13,7 +12,12 @@ export interface MemberView {
   boundAt: string | null;
 }
 
-export async function upsertMember({ db, clock, memberId, input }: {
+export async function upsertMember({
+  db,
+  clock,
+  memberId,
+  input,
+}: {
   db: DbOrTx;
   clock: Clock;
   memberId: string;

@@ -1,6 +1,6 @@
+import { sql } from "@oa-notify/db";
 import { Router } from "express";
 import { z } from "zod";
-import { sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
 import { notFound } from "../lib/errors.ts";
 import { externalId, lineUserIdSchema } from "../lib/ids.ts";
@@ -25,7 +25,14 @@ export function membersRouter(deps: AppDeps): Router {
     const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
     const member = await getMember({ db: deps.db.db, memberId });
     if (!member) throw notFound("member");
-    res.json({ memberId: member.memberId, phone: member.phone, name: member.name, lineUserId: member.lineUserId, friend: member.friend, boundAt: member.boundAt });
+    res.json({
+      memberId: member.memberId,
+      phone: member.phone,
+      name: member.name,
+      lineUserId: member.lineUserId,
+      friend: member.friend,
+      boundAt: member.boundAt,
+    });
   });
   r.post("/members/:memberId/binding-links", async (req, res) => {
     const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");

@@ -1,15 +1,15 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { Router } from "express";
-import JSONParser from "@streamparser/json/jsonparser.js";
 import type { DbOrTx } from "@oa-notify/db";
+import JSONParser from "@streamparser/json/jsonparser.js";
+import { Router } from "express";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
 import { findUnstorable } from "../lib/storable.ts";
-import { requestHash, validateItem } from "./input.ts";
-import { ingestNotifications, type IngestItem, type IngestResult } from "./ingest.ts";
 import { decodedBody } from "./batch-body.ts";
 import { Spool } from "./batch-spool.ts";
+import { type IngestItem, type IngestResult, ingestNotifications } from "./ingest.ts";
+import { requestHash, validateItem } from "./input.ts";
 
 export const MAX_BATCH_ITEMS = 10_000;
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;
@@ -19,7 +19,9 @@ export const BATCH_BODY_IDLE_MS = 30_000;
 type BatchResult = { index: number; id: string; status: string; channel: string | null; duplicate?: true } | { index: number; error: IngestResultError };
 type IngestResultError = Extract<IngestResult, { ok: false }>["error"];
 const slim = (x: IngestResult): BatchResult =>
-  x.ok ? { index: x.index, id: x.id, status: x.status, channel: x.route?.channel ?? null, ...(x.duplicate ? { duplicate: true as const } : {}) } : { index: x.index, error: x.error };
+  x.ok
+    ? { index: x.index, id: x.id, status: x.status, channel: x.route?.channel ?? null, ...(x.duplicate ? { duplicate: true as const } : {}) }
+    : { index: x.index, error: x.error };
 
 /** Items inserted every CHUNK inside the transaction: memory stays flat whatever the batch size. */
 const CHUNK = 500;
@@ -42,8 +44,22 @@ async function acquire(): Promise<() => void> {
  * recipient checks: ingest.ts). Its own function so that the insert can be replaced (e.g. by COPY) without touching
  * how the body is read.
  */
-export function writeBatchChunk(args: { tx: DbOrTx; deps: AppDeps; apiKeyId: string; batchId: string; items: IngestItem[]; keysInBatch: Map<string, { hash: string; id: string }> }): Promise<IngestResult[]> {
-  return ingestNotifications({ db: args.tx, clock: args.deps.clock, apiKeyId: args.apiKeyId, items: args.items, batchId: args.batchId, keysInBatch: args.keysInBatch });
+export function writeBatchChunk(args: {
+  tx: DbOrTx;
+  deps: AppDeps;
+  apiKeyId: string;
+  batchId: string;
+  items: IngestItem[];
+  keysInBatch: Map<string, { hash: string; id: string }>;
+}): Promise<IngestResult[]> {
+  return ingestNotifications({
+    db: args.tx,
+    clock: args.deps.clock,
+    apiKeyId: args.apiKeyId,
+    items: args.items,
+    batchId: args.batchId,
+    keysInBatch: args.keysInBatch,
+  });
 }
 
 /**
@@ -100,8 +116,12 @@ async function readBatch(req: IncomingMessage, spool: Spool): Promise<{ count: n
   }
   if (!parseError && !parser.isEnded) parser.end();
   if (parseError) throw new AppError("bad_request", "body is not valid JSON");
-  if (!sawArray) throw new AppError("validation_failed", "body.notifications: an array of notifications is required", [{ field: "body.notifications", message: "required" }]);
-  if (count === 0) throw new AppError("validation_failed", "body.notifications: at least one notification", [{ field: "body.notifications", message: "empty" }]);
+  if (!sawArray)
+    throw new AppError("validation_failed", "body.notifications: an array of notifications is required", [
+      { field: "body.notifications", message: "required" },
+    ]);
+  if (count === 0)
+    throw new AppError("validation_failed", "body.notifications: at least one notification", [{ field: "body.notifications", message: "empty" }]);
   if (lines.length > 0) await spool.write(lines.join(""));
   return { count, errors };
 }

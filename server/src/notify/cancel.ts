@@ -1,4 +1,4 @@
-import { sql, type Database } from "@oa-notify/db";
+import { type Database, sql } from "@oa-notify/db";
 import type { Clock } from "../lib/clock.ts";
 import { apply, cancel } from "./transitions.ts";
 

@@ -1,4 +1,4 @@
-import { sql, type SQL } from "@oa-notify/db";
+import { type SQL, sql } from "@oa-notify/db";
 
 export interface Prices {
   push: number;

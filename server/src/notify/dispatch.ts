@@ -1,12 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Channel, type Database } from "@oa-notify/db";
+import { type Channel, type Database, sql } from "@oa-notify/db";
 import { BatchWriter } from "../lib/batch-writer.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
-import { deliveryTagFor, senders, type Endpoint, type NotificationRow, type Outcome, type SendContext, type SendJob } from "./channels/index.ts";
+import { deliveryTagFor, type Endpoint, type NotificationRow, type Outcome, type SendContext, type SendJob, senders } from "./channels/index.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
-import { decideRoute, smsAllowed, type RouteDecision } from "./route.ts";
+import { decideRoute, type RouteDecision, smsAllowed } from "./route.ts";
 import type { TokenBucket } from "./token-bucket.ts";
 import * as T from "./transitions.ts";
 
@@ -66,7 +66,10 @@ export class Dispatcher {
     if (!batched) return (await this.run(def, [item]))[0] ?? null;
     let w = this.writers.get(def as T.TransitionDef<object>);
     if (!w) {
-      w = new BatchWriter((items) => this.run(def as T.TransitionDef<object>, items as (object & { id: string; at: string })[]), { maxParallel: 2, maxBatch: 250 });
+      w = new BatchWriter((items) => this.run(def as T.TransitionDef<object>, items as (object & { id: string; at: string })[]), {
+        maxParallel: 2,
+        maxBatch: 250,
+      });
       this.writers.set(def as T.TransitionDef<object>, w);
     }
     return w.submit(item);
@@ -109,7 +112,13 @@ export class Dispatcher {
   private async decide(r: ClaimedRow): Promise<{ row: NotificationRow; prepared: Prepared | null } | null> {
     const prev = route(r)?.inputs;
     if (!prev) {
-      await this.step(T.giveUp, r.id, { state: "failed", reason: "no route inputs stored", clear_pnp: false, clear_sms: false, detail: { reason: "no route inputs stored" } });
+      await this.step(T.giveUp, r.id, {
+        state: "failed",
+        reason: "no route inputs stored",
+        clear_pnp: false,
+        clear_sms: false,
+        detail: { reason: "no route inputs stored" },
+      });
       return null;
     }
     const lineUserId = r.memberLineUserId;
@@ -177,14 +186,28 @@ export class Dispatcher {
   private async attempt(r: NotificationRow, prepared: Prepared | null, fallback = false): Promise<void> {
     const channel: Channel = fallback ? "sms" : (r.channel as Channel);
     const sender = senders[channel];
-    if (!sender) return void (await this.step(T.giveUp, r.id, { state: "undeliverable", reason: "no channel", clear_pnp: false, clear_sms: false, detail: { reason: "no channel" } }));
+    if (!sender)
+      return void (await this.step(T.giveUp, r.id, {
+        state: "undeliverable",
+        reason: "no channel",
+        clear_pnp: false,
+        clear_sms: false,
+        detail: { reason: "no channel" },
+      }));
     let job: SendJob = { row: r, fallback, ...prepared };
     if (channel === "sms") {
       if (fallback && (r.deliveredAt || r.seenAt)) {
         await this.step(T.smsCalledOff, r.id, { reason: r.deliveredAt ? "delivery event" : "next-step page opened", by_view: !r.deliveredAt });
         return;
       }
-      if (!r.phoneE164) return void (await this.step(T.giveUp, r.id, { state: "undeliverable", reason: "no phone number for SMS", clear_pnp: false, clear_sms: false, detail: { reason: "no phone number for SMS" } }));
+      if (!r.phoneE164)
+        return void (await this.step(T.giveUp, r.id, {
+          state: "undeliverable",
+          reason: "no phone number for SMS",
+          clear_pnp: false,
+          clear_sms: false,
+          detail: { reason: "no phone number for SMS" },
+        }));
       if (r.smsCallStartedAt && !r.smsSentAt && !sender.repeatable(this.d.ctx)) {
         return this.record("sms", r, { kind: "unknown", reason: "an earlier SMS call's outcome is unknown; not resent" });
       }
@@ -228,7 +251,12 @@ export class Dispatcher {
         const by = out.detail["status"] === 409 ? "push_409_retry_key_already_accepted" : "push_200";
         await this.step(T.pushDelivered, r.id, { sent: out.detail, delivered: { by, acceptedRequestId: out.detail["acceptedRequestId"] ?? null } }, true);
       } else if (channel === "pnp") {
-        await this.step(T.pnpSent, r.id, { due_at: iso(this.waitDue(r, now, null)), sent_at: iso(now), attempt: 1, error: null, detail: out.detail, resend_at: null }, true);
+        await this.step(
+          T.pnpSent,
+          r.id,
+          { due_at: iso(this.waitDue(r, now, null)), sent_at: iso(now), attempt: 1, error: null, detail: out.detail, resend_at: null },
+          true,
+        );
         await this.matchStoredDelivery(String(out.detail["deliveryTag"]));
       } else {
         await this.step(T.smsSent, r.id, { sent_at: iso(now), reference: out.reference ?? null, error: null, detail: out.detail });
@@ -240,7 +268,9 @@ export class Dispatcher {
       // At-least-once (opt-in): one more call if no delivery event comes within the grace period; else at most once.
       const policy = this.d.pnpResendAfterSeconds;
       const resendAt = policy > 0 && !r.pnpResentAt ? new Date(Math.max(sentAt.getTime() + policy * 1000, now.getTime())) : null;
-      const then = resendAt ? `called once more at ${iso(resendAt)} unless a delivery event arrives (PNP_RESEND_AFTER_SECONDS)` : "never resent, waiting for the delivery event";
+      const then = resendAt
+        ? `called once more at ${iso(resendAt)} unless a delivery event arrives (PNP_RESEND_AFTER_SECONDS)`
+        : "never resent, waiting for the delivery event";
       await this.step(T.pnpSent, r.id, {
         due_at: iso(this.waitDue(r, sentAt, resendAt)),
         sent_at: iso(sentAt),
@@ -261,7 +291,14 @@ export class Dispatcher {
       return;
     }
     if (out.kind === "refused") {
-      if (channel === "sms") return void (await this.step(T.giveUp, r.id, { state: "failed", reason: out.reason.slice(0, 500), clear_pnp: false, clear_sms: false, detail: { reason: out.reason, provider: this.d.ctx.sms.name } }));
+      if (channel === "sms")
+        return void (await this.step(T.giveUp, r.id, {
+          state: "failed",
+          reason: out.reason.slice(0, 500),
+          clear_pnp: false,
+          clear_sms: false,
+          detail: { reason: out.reason, provider: this.d.ctx.sms.name },
+        }));
       if (out.quota) return this.reroute(r, channel, out.reason);
       return this.lineLegOver(r, out.reason, out.unreachable ? "undeliverable" : "failed", false);
     }
@@ -271,12 +308,14 @@ export class Dispatcher {
       // Rate limit: not this notification's fault; wait as LINE asks, without spending an attempt, and hold the
       // whole endpoint back for that long (other due rows would only collect 429s too).
       const wait = out.retryAfterSeconds ?? this.backoffSeconds(r.attempts);
-      if (out.retryAfterSeconds != null && this.d.maxRatePauseMs > 0 && channel !== "sms") this.bucket(r).pause(Math.min(out.retryAfterSeconds * 1000, this.d.maxRatePauseMs));
+      if (out.retryAfterSeconds != null && this.d.maxRatePauseMs > 0 && channel !== "sms")
+        this.bucket(r).pause(Math.min(out.retryAfterSeconds * 1000, this.d.maxRatePauseMs));
       return this.retryLater(r, wait, out.reason, 0, clear);
     }
     if (r.attempts + 1 >= this.d.maxAttempts) {
       const reason = `${out.reason} (gave up after ${r.attempts + 1} attempts)`;
-      if (channel === "sms") return void (await this.step(T.giveUp, r.id, { state: "failed", reason: reason.slice(0, 500), clear_pnp: false, clear_sms: true, detail: { reason } }));
+      if (channel === "sms")
+        return void (await this.step(T.giveUp, r.id, { state: "failed", reason: reason.slice(0, 500), clear_pnp: false, clear_sms: true, detail: { reason } }));
       return this.lineLegOver(r, reason, "failed", clear.clear_pnp);
     }
     return this.retryLater(r, this.backoffSeconds(r.attempts), out.reason, 1, clear);
@@ -288,9 +327,21 @@ export class Dispatcher {
     return Math.max(0.5, Math.random() * cap);
   }
 
-  private async retryLater(r: NotificationRow, seconds: number, reason: string, attempt: 0 | 1, clear: { clear_pnp: boolean; clear_sms: boolean }): Promise<void> {
+  private async retryLater(
+    r: NotificationRow,
+    seconds: number,
+    reason: string,
+    attempt: 0 | 1,
+    clear: { clear_pnp: boolean; clear_sms: boolean },
+  ): Promise<void> {
     const at = new Date(this.now().getTime() + Math.ceil(seconds * 1000));
-    await this.step(T.retryLater, r.id, { due_at: iso(at), reason: reason.slice(0, 500), attempt, ...clear, detail: { reason, retryAt: iso(at), attempt: r.attempts + attempt } });
+    await this.step(T.retryLater, r.id, {
+      due_at: iso(at),
+      reason: reason.slice(0, 500),
+      attempt,
+      ...clear,
+      detail: { reason, retryAt: iso(at), attempt: r.attempts + attempt },
+    });
   }
 
   /** The LINE leg is over without a send: SMS now if this notification may use it, else the given final state. */
@@ -309,7 +360,12 @@ export class Dispatcher {
       await this.step(T.rerouteNowhere, r.id, { route: decision, reason, detail: { from, to: "none", reason }, undeliverable: { reason: decision.reason } });
       return;
     }
-    await this.step(T.reroute, r.id, { channel: decision.channel, route: decision, reason, detail: { from, to: decision.channel, reason, rule: decision.rule } });
+    await this.step(T.reroute, r.id, {
+      channel: decision.channel,
+      route: decision,
+      reason,
+      detail: { from, to: decision.channel, reason, rule: decision.rule },
+    });
   }
 
   // ---------------------------------------------------------------- waiting for a PNP's delivery event
@@ -327,7 +383,13 @@ export class Dispatcher {
       select coalesce(event_timestamp, received_at) as at from webhook_events
       where type = 'delivery' and (event->'delivery'->>'data') = ${tag} order by id limit 1`);
     const e = early[0];
-    if (e) await T.apply(this.d.db.db, T.deliveryReceived, [{ tag, at: new Date(e.at).toISOString(), detail: { by: "delivery_webhook", tag, matched: "from_inbox_after_send" } }], this.observe);
+    if (e)
+      await T.apply(
+        this.d.db.db,
+        T.deliveryReceived,
+        [{ tag, at: new Date(e.at).toISOString(), detail: { by: "delivery_webhook", tag, matched: "from_inbox_after_send" } }],
+        this.observe,
+      );
   }
 
   private async checkWaiting(r: NotificationRow): Promise<void> {
@@ -345,7 +407,9 @@ export class Dispatcher {
       return;
     }
     if (r.pnpResendAt && !r.pnpResentAt && now >= r.pnpResendAt) {
-      const ok = await this.step(T.pnpResend, r.id, { detail: { reason: "no delivery event since an ambiguous call (at-least-once policy)", tag: r.deliveryTag, resendAt: iso(r.pnpResendAt) } });
+      const ok = await this.step(T.pnpResend, r.id, {
+        detail: { reason: "no delivery event since an ambiguous call (at-least-once policy)", tag: r.deliveryTag, resendAt: iso(r.pnpResendAt) },
+      });
       if (ok) await this.attempt({ ...r, status: "queued", pnpCallStartedAt: null, pnpResendAt: null, pnpResentAt: now }, null);
       return;
     }

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { sql, type DbOrTx } from "@oa-notify/db";
+import { type DbOrTx, sql } from "@oa-notify/db";
 import type { Clock } from "../lib/clock.ts";
 import { normalizePhone, phoneHash } from "../lib/phone.ts";
-import { APPROVED_SCENARIOS, pnpForbiddenIndex, type NotificationInput } from "./input.ts";
+import { APPROVED_SCENARIOS, type NotificationInput, pnpForbiddenIndex } from "./input.ts";
 import { decideRoute, type RouteDecision, type RouteInputs } from "./route.ts";
 import { acceptRows } from "./transitions.ts";
 
@@ -29,7 +29,11 @@ const fail = (index: number, status: 400 | 409 | 422, field: string, message: st
   index,
   ok: false,
   status,
-  error: { code: status === 409 ? "conflict" : status === 422 ? "unprocessable" : "validation_failed", message: `${field}: ${message}`, details: [{ field, message }] },
+  error: {
+    code: status === 409 ? "conflict" : status === 422 ? "unprocessable" : "validation_failed",
+    message: `${field}: ${message}`,
+    details: [{ field, message }],
+  },
 });
 
 export async function lookupMembers(db: DbOrTx, memberIds: string[]): Promise<Map<string, MemberRow>> {
@@ -56,7 +60,9 @@ async function lookupKeys(db: DbOrTx, apiKeyId: string, keys: string[]): Promise
   if (keys.length === 0) return new Map();
   const res = (await db.execute(sql`
     select id, idempotency_key, request_hash, status, route from notifications
-    where api_key_id = ${apiKeyId} and idempotency_key in (select value from json_array_elements_text(${JSON.stringify(keys)}::json))`)) as unknown as { rows: KeyedRow[] };
+    where api_key_id = ${apiKeyId} and idempotency_key in (select value from json_array_elements_text(${JSON.stringify(keys)}::json))`)) as unknown as {
+    rows: KeyedRow[];
+  };
   return new Map(res.rows.map((r) => [r.idempotency_key, r]));
 }
 
@@ -67,7 +73,14 @@ async function lookupKeys(db: DbOrTx, apiKeyId: string, keys: string[]): Promise
  * when this resolves (the batch route runs it per chunk inside one transaction and answers after the commit).
  * The stored route is a preview: the worker decides again at send time, when friend state may differ.
  */
-export async function ingestNotifications({ db, clock, apiKeyId, items, batchId, keysInBatch = new Map() }: {
+export async function ingestNotifications({
+  db,
+  clock,
+  apiKeyId,
+  items,
+  batchId,
+  keysInBatch = new Map(),
+}: {
   db: DbOrTx;
   clock: Clock;
   apiKeyId: string;
@@ -77,10 +90,17 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
   keysInBatch?: Map<string, { hash: string; id: string }>;
 }): Promise<IngestResult[]> {
   const now = clock.now();
-  const members = await lookupMembers(db, items.flatMap((i) => (i.value.memberId ? [i.value.memberId] : [])));
+  const members = await lookupMembers(
+    db,
+    items.flatMap((i) => (i.value.memberId ? [i.value.memberId] : [])),
+  );
   // A retried request is answered from what was accepted, before anything about the recipient is checked again:
   // the friend state, a binding or the member may have changed since, and the retry must still get the same id.
-  const previous = await lookupKeys(db, apiKeyId, items.flatMap((i) => (i.idempotencyKey && !keysInBatch.has(i.idempotencyKey) ? [i.idempotencyKey] : [])));
+  const previous = await lookupKeys(
+    db,
+    apiKeyId,
+    items.flatMap((i) => (i.idempotencyKey && !keysInBatch.has(i.idempotencyKey) ? [i.idempotencyKey] : [])),
+  );
   const results: IngestResult[] = [];
   const rows: Record<string, unknown>[] = [];
   const pending: { item: IngestItem; id: string; route: RouteDecision }[] = [];
@@ -90,12 +110,20 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
     if (item.idempotencyKey) {
       const prev = keysInBatch.get(item.idempotencyKey);
       if (prev) {
-        results.push(prev.hash === item.hash ? { index: item.index, ok: true, id: prev.id, status: "accepted", route: null, duplicate: true } : fail(item.index, 409, `${item.where}.idempotencyKey`, "already used with a different body"));
+        results.push(
+          prev.hash === item.hash
+            ? { index: item.index, ok: true, id: prev.id, status: "accepted", route: null, duplicate: true }
+            : fail(item.index, 409, `${item.where}.idempotencyKey`, "already used with a different body"),
+        );
         continue;
       }
       const stored = previous.get(item.idempotencyKey);
       if (stored) {
-        results.push(stored.request_hash === item.hash ? { index: item.index, ok: true, id: stored.id, status: stored.status, route: stored.route, duplicate: true } : fail(item.index, 409, "Idempotency-Key", "this key was already used with a different body"));
+        results.push(
+          stored.request_hash === item.hash
+            ? { index: item.index, ok: true, id: stored.id, status: stored.status, route: stored.route, duplicate: true }
+            : fail(item.index, 409, "Idempotency-Key", "this key was already used with a different body"),
+        );
         continue;
       }
     }
@@ -118,7 +146,14 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
     const friend = Boolean(lineUserId && member?.friend);
     const approved = APPROVED_SCENARIOS.has(v.scenario);
     if (!friend && !approved) {
-      results.push(fail(item.index, 422, `${item.where}.scenario`, `${v.scenario} is not an approved LINE notification-message use case and the recipient is not a friend of the OA`));
+      results.push(
+        fail(
+          item.index,
+          422,
+          `${item.where}.scenario`,
+          `${v.scenario} is not an approved LINE notification-message use case and the recipient is not a friend of the OA`,
+        ),
+      );
       continue;
     }
     if (!friend && !e164) {
@@ -127,7 +162,14 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
     }
     const bad = v.template ? -1 : pnpForbiddenIndex(v.messages);
     if (!friend && bad >= 0) {
-      results.push(fail(item.index, 422, `${item.where}.messages.${bad}.type`, "LINE notification messages (PNP) cannot carry image, video or audio, and the recipient is not a friend"));
+      results.push(
+        fail(
+          item.index,
+          422,
+          `${item.where}.messages.${bad}.type`,
+          "LINE notification messages (PNP) cannot carry image, video or audio, and the recipient is not a friend",
+        ),
+      );
       continue;
     }
     const id = randomUUID();
@@ -179,7 +221,11 @@ export async function ingestNotifications({ db, clock, apiKeyId, items, batchId,
     if (conflicts.length > 0) {
       // An Idempotency-Key seen before (a retried request): same body → the same notification, else 409.
       // Lost a race with a concurrent request carrying the same key (the lookup above ran before its commit).
-      const byKey = await lookupKeys(db, apiKeyId, conflicts.map((c) => c.item.idempotencyKey!));
+      const byKey = await lookupKeys(
+        db,
+        apiKeyId,
+        conflicts.map((c) => c.item.idempotencyKey!),
+      );
       for (const c of conflicts) {
         const e = byKey.get(c.item.idempotencyKey!);
         if (e && e.request_hash === c.item.hash) results.push({ index: c.item.index, ok: true, id: e.id, status: e.status, route: e.route, duplicate: true });

@@ -38,30 +38,44 @@ export const PNP_WINDOW_SECONDS = 24 * 3600;
 const TEXT_LIMIT = 5000;
 const PNP_FORBIDDEN_TYPES = new Set(["image", "video", "audio"]);
 
+const message = z.looseObject({ type: z.string().min(1).max(40) }).superRefine((m, ctx) => {
+  if (m.type === "text" || m.type === "textV2") {
+    const text = (m as Record<string, unknown>)["text"];
+    if (typeof text !== "string" || text.length === 0) ctx.addIssue({ code: "custom", path: ["text"], message: "a text message needs a non-empty text" });
+    else if (text.length > TEXT_LIMIT)
+      ctx.addIssue({ code: "custom", path: ["text"], message: `at most ${TEXT_LIMIT} characters (UTF-16 units), got ${text.length}` });
+  }
+  if (m.type === "flex") {
+    const alt = (m as Record<string, unknown>)["altText"];
+    if (typeof alt !== "string" || alt.length === 0 || alt.length > 1500)
+      ctx.addIssue({ code: "custom", path: ["altText"], message: "a flex message needs altText of 1-1500 characters" });
+    if (typeof (m as Record<string, unknown>)["contents"] !== "object")
+      ctx.addIssue({ code: "custom", path: ["contents"], message: "a flex message needs contents" });
+  }
+});
 
-const message = z
-  .looseObject({ type: z.string().min(1).max(40) })
-  .superRefine((m, ctx) => {
-    if (m.type === "text" || m.type === "textV2") {
-      const text = (m as Record<string, unknown>)["text"];
-      if (typeof text !== "string" || text.length === 0) ctx.addIssue({ code: "custom", path: ["text"], message: "a text message needs a non-empty text" });
-      else if (text.length > TEXT_LIMIT) ctx.addIssue({ code: "custom", path: ["text"], message: `at most ${TEXT_LIMIT} characters (UTF-16 units), got ${text.length}` });
-    }
-    if (m.type === "flex") {
-      const alt = (m as Record<string, unknown>)["altText"];
-      if (typeof alt !== "string" || alt.length === 0 || alt.length > 1500) ctx.addIssue({ code: "custom", path: ["altText"], message: "a flex message needs altText of 1-1500 characters" });
-      if (typeof (m as Record<string, unknown>)["contents"] !== "object") ctx.addIssue({ code: "custom", path: ["contents"], message: "a flex message needs contents" });
-    }
-  });
-
-const itemKey = z.string().min(1).max(100).regex(/^[A-Za-z0-9_]+$/, "letters, digits and _ only");
+const itemKey = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9_]+$/, "letters, digits and _ only");
 const template = z
   .object({
-    templateKey: z.string().min(1).max(100).regex(/^[A-Za-z0-9_]+$/, "letters, digits and _ only"),
+    templateKey: z
+      .string()
+      .min(1)
+      .max(100)
+      .regex(/^[A-Za-z0-9_]+$/, "letters, digits and _ only"),
     body: z
       .object({
-        emphasizedItem: z.object({ itemKey, content: z.string().min(1).max(15) }).strict().optional(),
-        items: z.array(z.object({ itemKey, content: z.string().min(1).max(300) }).strict()).max(15).optional(),
+        emphasizedItem: z
+          .object({ itemKey, content: z.string().min(1).max(15) })
+          .strict()
+          .optional(),
+        items: z
+          .array(z.object({ itemKey, content: z.string().min(1).max(300) }).strict())
+          .max(15)
+          .optional(),
         buttons: z
           .array(z.object({ buttonKey: itemKey, url: z.url({ protocol: /^https?$/ }).max(1000) }).strict())
           .max(2)
@@ -75,7 +89,12 @@ const template = z
     const keys = [t.body?.emphasizedItem?.itemKey, ...(t.body?.items ?? []).map((i) => i.itemKey)].filter(Boolean);
     const seen = new Set<string>();
     keys.forEach((k, i) => {
-      if (seen.has(k!)) ctx.addIssue({ code: "custom", path: ["body", "items", Math.max(0, i - (t.body?.emphasizedItem ? 1 : 0)), "itemKey"], message: `itemKey ${k} appears twice` });
+      if (seen.has(k!))
+        ctx.addIssue({
+          code: "custom",
+          path: ["body", "items", Math.max(0, i - (t.body?.emphasizedItem ? 1 : 0)), "itemKey"],
+          message: `itemKey ${k} appears twice`,
+        });
       seen.add(k!);
     });
   });
@@ -84,12 +103,19 @@ export const notificationInput = z
   .object({
     memberId: externalId.optional(),
     phone: z.string().min(1).max(40).optional(),
-    scenario: z.string().min(1).max(64).regex(/^[a-z0-9_]+$/, "lowercase letters, digits and _ only"),
+    scenario: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[a-z0-9_]+$/, "lowercase letters, digits and _ only"),
     urgency: z.enum(URGENCIES),
     messages: z.array(message).min(1).max(5).optional(),
     template: template.optional(),
     text: z.string().min(1).max(TEXT_LIMIT).optional(),
-    nextStep: z.object({ type: z.enum(["order", "bill"]), id: externalId }).strict().optional(),
+    nextStep: z
+      .object({ type: z.enum(["order", "bill"]), id: externalId })
+      .strict()
+      .optional(),
     sms: z
       .object({ text: z.string().min(1).max(1000).optional(), afterSeconds: z.number().int().min(0).max(PNP_WINDOW_SECONDS).optional() })
       .strict()

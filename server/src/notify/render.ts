@@ -1,6 +1,6 @@
 import type { messagingApi } from "@line/bot-sdk";
-import { signViewToken } from "../lib/view-token.ts";
 import type { PnpTemplate } from "../lib/line/calls.ts";
+import { signViewToken } from "../lib/view-token.ts";
 import { isPnpAllowedMessage } from "./input.ts";
 import { shortLink } from "./short-link.ts";
 
@@ -33,7 +33,9 @@ function templateAsText(t: PnpTemplate): string {
 /** The notice as plain text: the request's `text`, else the text messages, else the template's items. */
 export function plainText(c: StoredContent): string {
   if (c.text) return c.text;
-  const texts = (c.messages ?? []).flatMap((m) => (typeof m["text"] === "string" ? [m["text"] as string] : typeof m["altText"] === "string" ? [m["altText"] as string] : []));
+  const texts = (c.messages ?? []).flatMap((m) =>
+    typeof m["text"] === "string" ? [m["text"] as string] : typeof m["altText"] === "string" ? [m["altText"] as string] : [],
+  );
   if (texts.length) return texts.join("\n");
   if (c.template) return templateAsText(c.template);
   return "";
@@ -132,6 +134,5 @@ export function smsSegments(text: string): { encoding: "gsm7" | "ucs2"; units: n
   if (gsm) return { encoding: "gsm7", units, segments: units <= 160 ? 1 : Math.ceil(units / 153) };
   return { encoding: "ucs2", units: text.length, segments: text.length <= 70 ? 1 : Math.ceil(text.length / 67) };
 }
-const GSM_BASIC =
-  "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+const GSM_BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
 const GSM_EXTENDED = "^{}\\[~]|€\f";

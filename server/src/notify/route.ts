@@ -52,7 +52,13 @@ export function decideRoute(inputs: RouteInputs, at: Date, stage: RouteDecision[
   const pnpKind = inputs.hasTemplate ? "template" : "flexible";
   if (inputs.urgency === "minutes" && inputs.phoneKnown) {
     if (inputs.friend && inputs.lineUserId && !exclude.includes("push")) {
-      return { ...base, channel: "sms", smsAfterSeconds: 0, parallelPush: true, rule: "urgency minutes: SMS at once, with a push in parallel (a friend: free, instant)" };
+      return {
+        ...base,
+        channel: "sms",
+        smsAfterSeconds: 0,
+        parallelPush: true,
+        rule: "urgency minutes: SMS at once, with a push in parallel (a friend: free, instant)",
+      };
     }
     return { ...base, channel: "sms", smsAfterSeconds: 0, rule: "urgency minutes: SMS at once (a silent PNP failure is known only after 24 h)" };
   }

@@ -1,16 +1,20 @@
-import { Router, type Request } from "express";
 import { notifications, sql } from "@oa-notify/db";
-import { typedRows } from "../lib/rows.ts";
+import { type Request, Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
+import { typedRows } from "../lib/rows.ts";
 import { parseOr400 } from "../lib/validate.ts";
-import { requestHash, validateItem } from "./input.ts";
-import { ingestNotifications, type IngestResult } from "./ingest.ts";
 import { cancelNotification } from "./cancel.ts";
+import { type IngestResult, ingestNotifications } from "./ingest.ts";
+import { requestHash, validateItem } from "./input.ts";
 import { getNotification } from "./view.ts";
 
-const idempotencyKey = z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
+const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
 
 function idempotencyKeyOf(req: Request): string | null {
   const v = req.get("idempotency-key");
@@ -96,4 +100,3 @@ export function notificationsRouter(deps: AppDeps): Router {
   });
   return r;
 }
-

@@ -1,9 +1,9 @@
-import { Router } from "express";
 import { sql } from "@oa-notify/db";
+import { Router } from "express";
 import type { AppDeps } from "../deps.ts";
 import { notFound } from "../lib/errors.ts";
-import { signViewToken } from "../lib/view-token.ts";
 import { isLineUserId } from "../lib/ids.ts";
+import { signViewToken } from "../lib/view-token.ts";
 
 /**
  * The short next-step link in an SMS: `${PUBLIC_BASE_URL}/n/<code>`, `<code>` = the notification id's 16 bytes in
@@ -56,9 +56,7 @@ export function shortLinkRouter(deps: Pick<AppDeps, "db" | "clock" | "config">):
     const path = `${step.type === "order" ? "orders" : "bills"}/${encodeURIComponent(step.id)}?t=${token}`;
     // Sandbox: the console links the SMS as /n/<code>?sandboxUser=<id>; the LIFF app needs that simulated user.
     const user = isLineUserId(req.query["sandboxUser"]) ? req.query["sandboxUser"] : null;
-    const location = deps.config.sandbox
-      ? `/liff/${path}${user ? `&sandboxUser=${user}` : ""}`
-      : `https://liff.line.me/${deps.config.line.liffId}/${path}`;
+    const location = deps.config.sandbox ? `/liff/${path}${user ? `&sandboxUser=${user}` : ""}` : `https://liff.line.me/${deps.config.line.liffId}/${path}`;
     res.set("cache-control", "no-store").redirect(302, location);
   });
   return r;

@@ -1,4 +1,4 @@
-import { notificationStatuses, pgArray, sql, type DbOrTx, type NotificationStatus, type RouteChannel, type SQL, type TimelineState } from "@oa-notify/db";
+import { type DbOrTx, type NotificationStatus, notificationStatuses, pgArray, type RouteChannel, type SQL, sql, type TimelineState } from "@oa-notify/db";
 
 /*
  * The machinery behind notify/transitions.ts: a transition is a definition (the states it may leave and reach, its
@@ -78,7 +78,9 @@ export async function apply<I extends object>(db: DbOrTx, def: TransitionDef<I>,
         : sql``
     }
     select id::text as id, status, channel, retry_key::text as retry_key from upd`;
-  const res = (await db.execute(statement)) as unknown as { rows: { id: string; status: NotificationStatus; channel: RouteChannel | null; retry_key: string | null }[] };
+  const res = (await db.execute(statement)) as unknown as {
+    rows: { id: string; status: NotificationStatus; channel: RouteChannel | null; retry_key: string | null }[];
+  };
   const rows = res.rows.map((r) => ({ id: r.id, status: r.status, channel: r.channel, retryKey: r.retry_key }));
   const allowed = def.to === "same" ? (def.from === "any" ? notificationStatuses : def.from) : def.to;
   for (const r of rows) {
@@ -94,4 +96,3 @@ export function resultsById<I>(items: Item<I>[], rows: Changed[]): (Changed | nu
   const m = new Map(rows.map((r) => [r.id, r]));
   return items.map((i) => (i.id ? (m.get(i.id) ?? null) : null));
 }
-

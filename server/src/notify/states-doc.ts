@@ -4,7 +4,8 @@ import { transitionDefs } from "./transitions.ts";
 export const TABLE_START = "<!-- transitions:start (generated from server/src/notify/transitions.ts by `pnpm docs:states`) -->";
 export const TABLE_END = "<!-- transitions:end -->";
 
-const list = (xs: readonly string[] | "any" | "same", none = "—") => (xs === "any" ? "any" : xs === "same" ? "(unchanged)" : xs.length ? xs.map((x) => `\`${x}\``).join(", ") : none);
+const list = (xs: readonly string[] | "any" | "same", none = "—") =>
+  xs === "any" ? "any" : xs === "same" ? "(unchanged)" : xs.length ? xs.map((x) => `\`${x}\``).join(", ") : none;
 
 /** The transition table of docs/states.md, from the definitions themselves (so the two cannot drift apart). */
 export function renderTransitionTable(): string {

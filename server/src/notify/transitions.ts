@@ -1,6 +1,6 @@
-import { sql, type DbOrTx, type SQL } from "@oa-notify/db";
-import { define } from "./state-engine.ts";
+import { type DbOrTx, type SQL, sql } from "@oa-notify/db";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
+import { define } from "./state-engine.ts";
 
 /*
  * The notification state machine (docs/states.md): every change of `notifications.status`, and every timeline entry,
@@ -14,12 +14,21 @@ import { PNP_WINDOW_SECONDS } from "./input.ts";
  * keeps the two equal.
  */
 
-export { apply, resultsById, transitionDefs, type Changed, type TransitionDef, type TransitionObserver } from "./state-engine.ts";
+export { apply, type Changed, resultsById, type TransitionDef, type TransitionObserver, transitionDefs } from "./state-engine.ts";
 
 // ------------------------------------------------------------------------------------------------ acceptance
 
 /** Documentation row for the INSERT in ingest.ts (`acceptRows` below): a notification is born accepted. */
-define<object>({ name: "accept", when: "the API accepted the request (single or batch); durable before the 202", from: [], to: ["accepted"], timeline: ["accepted"], input: {}, set: sql``, insert: true });
+define<object>({
+  name: "accept",
+  when: "the API accepted the request (single or batch); durable before the 202",
+  from: [],
+  to: ["accepted"],
+  timeline: ["accepted"],
+  input: {},
+  set: sql``,
+  insert: true,
+});
 
 /** The rows of accepted notifications and their `accepted` timeline entries, in one statement. */
 export async function acceptRows(db: DbOrTx, rows: Record<string, unknown>[], at: string): Promise<string[]> {
@@ -50,13 +59,31 @@ export async function acceptRows(db: DbOrTx, rows: Record<string, unknown>[], at
 // ------------------------------------------------------------------------------------------------ routing
 
 /** The route decided at send time, with what must be committed before the first call (push retry key or PNP marker). */
-export const queue = define<{ channel: string; route: unknown; line_user_id: string | null; sms_deadline_at: string | null; detail: unknown; retry_key: string | null; tag: string | null; marker_at: string | null }>({
+export const queue = define<{
+  channel: string;
+  route: unknown;
+  line_user_id: string | null;
+  sms_deadline_at: string | null;
+  detail: unknown;
+  retry_key: string | null;
+  tag: string | null;
+  marker_at: string | null;
+}>({
   name: "queue",
   when: "a worker decided the route (push, PNP or SMS); the first call's marker is committed with it (PNP: with the request on the wire but for its last byte)",
   from: ["accepted"],
   to: ["queued"],
   timeline: ["queued"],
-  input: { channel: "text", route: "jsonb", line_user_id: "text", sms_deadline_at: "timestamptz", detail: "jsonb", retry_key: "uuid", tag: "text", marker_at: "timestamptz" },
+  input: {
+    channel: "text",
+    route: "jsonb",
+    line_user_id: "text",
+    sms_deadline_at: "timestamptz",
+    detail: "jsonb",
+    retry_key: "uuid",
+    tag: "text",
+    marker_at: "timestamptz",
+  },
   set: sql`status = 'queued', channel = x.channel, route = x.route, line_user_id = x.line_user_id, sms_deadline_at = x.sms_deadline_at,
     retry_key = coalesce(n.retry_key, x.retry_key), delivery_tag = coalesce(x.tag, n.delivery_tag),
     pnp_call_started_at = coalesce(x.marker_at, n.pnp_call_started_at)`,

@@ -1,4 +1,4 @@
-import { notificationEvents, notifications, sql, type Database } from "@oa-notify/db";
+import { type Database, notificationEvents, notifications, sql } from "@oa-notify/db";
 import type { Config } from "../env.ts";
 import { maskPhone } from "../lib/phone.ts";
 import { typedRow, typedRows } from "../lib/rows.ts";

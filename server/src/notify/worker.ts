@@ -2,7 +2,7 @@ import { notifications, sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
 import { typedRow } from "../lib/rows.ts";
 import type { Endpoint } from "./channels/index.ts";
-import { Dispatcher, type ClaimedRow } from "./dispatch.ts";
+import { type ClaimedRow, Dispatcher } from "./dispatch.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 /** The app's dependencies, less what only the HTTP side uses. */

@@ -1,18 +1,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import express, { Router, type RequestHandler } from "express";
+import { type Database, sql } from "@oa-notify/db";
+import express, { type RequestHandler, Router } from "express";
 import helmet from "helmet";
 import { z } from "zod";
-import { sql, type Database } from "@oa-notify/db";
 import type { Config } from "../env.ts";
-import type { Logger } from "../lib/logger.ts";
 import { AppError, notFound } from "../lib/errors.ts";
-import { parseOr400 } from "../lib/validate.ts";
+import { lineUserIdSchema } from "../lib/ids.ts";
+import type { Logger } from "../lib/logger.ts";
+import { serverSrcDir } from "../lib/paths.ts";
 import { maskPhone } from "../lib/phone.ts";
+import { parseOr400 } from "../lib/validate.ts";
 import type { SimUser, SimUserInput, StartedLineEmulator } from "./emulator.ts";
 import { renderInboxItem, renderSmsText } from "./render.ts";
-import { lineUserIdSchema } from "../lib/ids.ts";
-import { serverSrcDir } from "../lib/paths.ts";
 
 export interface SandboxConsoleDeps {
   emulator: StartedLineEmulator;
@@ -47,11 +47,20 @@ const textBody = z.object({ text: z.string().min(1).max(5000) }).strict();
 const endpoint = z.enum(["push", "multicast", "pnp", "pnp_template", "followers", "*"]).optional();
 const faultsBody = z
   .object({
-    rateLimit: z.object({ endpoint, count: z.number().int().min(0).max(1_000_000), retryAfterSeconds: z.number().int().min(0).max(3600).optional() }).strict().optional(),
+    rateLimit: z
+      .object({ endpoint, count: z.number().int().min(0).max(1_000_000), retryAfterSeconds: z.number().int().min(0).max(3600).optional() })
+      .strict()
+      .optional(),
     monthlyQuota: z.object({ endpoint, on: z.boolean() }).strict().optional(),
-    serverError: z.object({ endpoint, count: z.number().int().min(0).max(1_000_000) }).strict().optional(),
+    serverError: z
+      .object({ endpoint, count: z.number().int().min(0).max(1_000_000) })
+      .strict()
+      .optional(),
     latencyMs: z.number().int().min(0).max(60_000).optional(),
-    dropConnection: z.object({ endpoint, count: z.number().int().min(0).max(1_000_000), afterAccept: z.boolean().optional() }).strict().optional(),
+    dropConnection: z
+      .object({ endpoint, count: z.number().int().min(0).max(1_000_000), afterAccept: z.boolean().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -125,17 +134,27 @@ export function sandboxConsoleRouter(deps: SandboxConsoleDeps): Router {
     const bound = new Map<string, string>();
     const byPhone = new Map<string, string[]>();
     if (ids.length) {
-      const list = sql.join(ids.map((i) => sql`${i}`), sql`, `);
+      const list = sql.join(
+        ids.map((i) => sql`${i}`),
+        sql`, `,
+      );
       for (const row of await db.query<{ user_id: string; friend: boolean }>(sql`select user_id, friend from line_users where user_id in (${list})`)) {
         friends.set(row.user_id, row.friend);
       }
-      for (const row of await db.query<{ member_id: string; line_user_id: string }>(sql`select member_id, line_user_id from members where line_user_id in (${list})`)) {
+      for (const row of await db.query<{ member_id: string; line_user_id: string }>(
+        sql`select member_id, line_user_id from members where line_user_id in (${list})`,
+      )) {
         bound.set(row.line_user_id, row.member_id);
       }
     }
     if (hashes.length) {
-      const list = sql.join(hashes.map((h) => sql`${h}`), sql`, `);
-      for (const row of await db.query<{ member_id: string; phone_hash: string }>(sql`select member_id, phone_hash from members where phone_hash in (${list})`)) {
+      const list = sql.join(
+        hashes.map((h) => sql`${h}`),
+        sql`, `,
+      );
+      for (const row of await db.query<{ member_id: string; phone_hash: string }>(
+        sql`select member_id, phone_hash from members where phone_hash in (${list})`,
+      )) {
         byPhone.set(row.phone_hash, [...(byPhone.get(row.phone_hash) ?? []), row.member_id]);
       }
     }
@@ -243,7 +262,12 @@ export function sandboxConsoleRouter(deps: SandboxConsoleDeps): Router {
 
   /** Every number that got an SMS, with or without a LINE account (a number unknown to LINE still gets SMS). */
   api.get("/sms", (_req, res) => {
-    const owners = new Map(emulator.listUsers().filter((u) => u.phone).map((u) => [u.phone!, u.userId]));
+    const owners = new Map(
+      emulator
+        .listUsers()
+        .filter((u) => u.phone)
+        .map((u) => [u.phone!, u.userId]),
+    );
     res.json({
       phones: emulator.smsPhones().map((phone) => ({
         phone,

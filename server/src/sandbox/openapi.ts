@@ -57,6 +57,7 @@ function rewriteDiscriminators(schemas: Record<string, Json>): Record<string, Js
         { properties: { [prop]: { enum: keys } } },
         ...keys.map((k) => ({
           if: { properties: { [prop]: { const: k } }, required: [prop] },
+          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, never awaited.
           then: { $ref: d.mapping[k] },
         })),
       ],

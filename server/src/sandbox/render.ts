@@ -99,7 +99,14 @@ export function renderInboxItem(item: InboxItem, liffId: string, userId?: string
     }
   }
   if (item.template) {
-    const t = item.template as { templateKey?: string; body?: { emphasizedItem?: { itemKey: string; content: string }; items?: { itemKey: string; content: string }[]; buttons?: { buttonKey: string; url: string }[] } };
+    const t = item.template as {
+      templateKey?: string;
+      body?: {
+        emphasizedItem?: { itemKey: string; content: string };
+        items?: { itemKey: string; content: string }[];
+        buttons?: { buttonKey: string; url: string }[];
+      };
+    };
     parts.push({ type: "note", text: `範本 template: ${t.templateKey ?? "?"}` });
     const b = t.body ?? {};
     if (b.emphasizedItem) parts.push({ type: "item", key: b.emphasizedItem.itemKey, value: b.emphasizedItem.content, emphasized: true });

@@ -1,14 +1,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Router } from "express";
 import type { Database } from "@oa-notify/db";
+import type { Router } from "express";
 import type { Config } from "../env.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import { createLogSmsProvider } from "../lib/sms/log.ts";
 import type { SmsProvider } from "../lib/sms/types.ts";
-import { startLineEmulator, type StartedLineEmulator } from "./emulator.ts";
 import { sandboxConsoleRouter } from "./console.ts";
+import { type StartedLineEmulator, startLineEmulator } from "./emulator.ts";
 
 export interface SandboxRuntime {
   emulator: StartedLineEmulator;
@@ -85,11 +85,51 @@ export async function seedSandbox(opts: { baseUrl: string; apiKey: string; emula
     if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
-  const demo: { label: string; memberId: string; name: string; phone: string; sim: Parameters<StartedLineEmulator["createUser"]>[0] | null; follow: boolean; bind: boolean }[] = [
-    { label: "好友、已綁定 friend, bound", memberId: "demo-friend", name: "王小明", phone: "0912-345-678", sim: { displayName: "王小明" }, follow: true, bind: true },
-    { label: "非好友、同意通知型訊息 not a friend, PNP consent yes", memberId: "demo-pnp", name: "陳美玲", phone: "0928-123-456", sim: { displayName: "陳美玲", pnpConsent: "yes" }, follow: false, bind: false },
-    { label: "非好友、未設定同意 not a friend, consent unset", memberId: "demo-unset", name: "林志豪", phone: "0935-246-810", sim: { displayName: "林志豪", pnpConsent: "unset" }, follow: false, bind: false },
-    { label: "LINE 不認得的號碼 number unknown to LINE", memberId: "demo-no-line", name: "張雅婷", phone: "0955-777-888", sim: null, follow: false, bind: false },
+  const demo: {
+    label: string;
+    memberId: string;
+    name: string;
+    phone: string;
+    sim: Parameters<StartedLineEmulator["createUser"]>[0] | null;
+    follow: boolean;
+    bind: boolean;
+  }[] = [
+    {
+      label: "好友、已綁定 friend, bound",
+      memberId: "demo-friend",
+      name: "王小明",
+      phone: "0912-345-678",
+      sim: { displayName: "王小明" },
+      follow: true,
+      bind: true,
+    },
+    {
+      label: "非好友、同意通知型訊息 not a friend, PNP consent yes",
+      memberId: "demo-pnp",
+      name: "陳美玲",
+      phone: "0928-123-456",
+      sim: { displayName: "陳美玲", pnpConsent: "yes" },
+      follow: false,
+      bind: false,
+    },
+    {
+      label: "非好友、未設定同意 not a friend, consent unset",
+      memberId: "demo-unset",
+      name: "林志豪",
+      phone: "0935-246-810",
+      sim: { displayName: "林志豪", pnpConsent: "unset" },
+      follow: false,
+      bind: false,
+    },
+    {
+      label: "LINE 不認得的號碼 number unknown to LINE",
+      memberId: "demo-no-line",
+      name: "張雅婷",
+      phone: "0955-777-888",
+      sim: null,
+      follow: false,
+      bind: false,
+    },
   ];
   const out: DemoUser[] = [];
   for (const d of demo) {
@@ -107,7 +147,12 @@ export async function seedSandbox(opts: { baseUrl: string; apiKey: string; emula
         const token = new URL(link.url).searchParams.get("token");
         const cfg = (await (await fetch(`${baseUrl}/liff-config`)).json()) as { consentVersion?: string };
         const idToken = await emulator.mintIdToken(userId);
-        await call("POST", "/liff-api/bindings", { bindingToken: token, consent: { version: cfg.consentVersion, accepted: true } }, { authorization: `Bearer ${idToken}` });
+        await call(
+          "POST",
+          "/liff-api/bindings",
+          { bindingToken: token, consent: { version: cfg.consentVersion, accepted: true } },
+          { authorization: `Bearer ${idToken}` },
+        );
       } catch (err) {
         opts.logger.warn({ err: (err as Error).message, memberId: d.memberId }, "sandbox demo: binding skipped");
       }

@@ -12,8 +12,14 @@ export const templatePnpSchema = z.object({
   body: z
     .object({
       emphasizedItem: z.object({ itemKey: key, content: z.string().min(1).max(15) }).optional(),
-      items: z.array(z.object({ itemKey: key, content: z.string().min(1).max(300) })).max(15).optional(),
-      buttons: z.array(z.object({ buttonKey: key, url: z.url().max(1000) })).max(2).optional(),
+      items: z
+        .array(z.object({ itemKey: key, content: z.string().min(1).max(300) }))
+        .max(15)
+        .optional(),
+      buttons: z
+        .array(z.object({ buttonKey: key, url: z.url().max(1000) }))
+        .max(2)
+        .optional(),
     })
     .optional(),
 });

@@ -117,7 +117,15 @@ export async function applyBulk(tx: Tx, events: BulkEvent[]): Promise<void> {
   const current = (await tx.execute(sql`
     select user_id, friend, is_unblocked, followed_at, unfollowed_at, state_event_at, last_message_at from line_users
     where user_id = any(${pgArray(userIds)}::text[]) for update`)) as unknown as {
-    rows: { user_id: string; friend: boolean; is_unblocked: boolean | null; followed_at: unknown; unfollowed_at: unknown; state_event_at: unknown; last_message_at: unknown }[];
+    rows: {
+      user_id: string;
+      friend: boolean;
+      is_unblocked: boolean | null;
+      followed_at: unknown;
+      unfollowed_at: unknown;
+      state_event_at: unknown;
+      last_message_at: unknown;
+    }[];
   };
   const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
   const states = new Map<string, State>();
@@ -136,7 +144,15 @@ export async function applyBulk(tx: Tx, events: BulkEvent[]): Promise<void> {
   userEvents.forEach(({ type, event, at }, ord) => {
     const userId: string = event.source.userId;
     const t = at.toISOString();
-    const s = states.get(userId) ?? { friend: false, isUnblocked: null, followedAt: null, unfollowedAt: null, stateEventAt: null, lastMessageAt: null, stateChanged: false };
+    const s = states.get(userId) ?? {
+      friend: false,
+      isUnblocked: null,
+      followedAt: null,
+      unfollowedAt: null,
+      stateEventAt: null,
+      lastMessageAt: null,
+      stateChanged: false,
+    };
     states.set(userId, s);
     if (type === "message" || type === "postback") {
       if (!s.lastMessageAt || s.lastMessageAt < t) s.lastMessageAt = t;
@@ -154,7 +170,7 @@ export async function applyBulk(tx: Tx, events: BulkEvent[]): Promise<void> {
     s.stateChanged = true;
   });
   const rows = [...states.entries()];
-  const col = <T,>(f: (s: State) => T) => rows.map(([, s]) => f(s));
+  const col = <T>(f: (s: State) => T) => rows.map(([, s]) => f(s));
   const bool = (b: boolean | null) => (b === null ? null : b ? "t" : "f");
   // Existing rows are locked above, so their replayed state is final. A row another transaction inserted since
   // takes ours only where ours is newer (the single path's guard), and keeps the greater last_message_at.

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { pgArray, type Database } from "@oa-notify/db";
+import { type Database, pgArray } from "@oa-notify/db";
 import { BatchWriter } from "../lib/batch-writer.ts";
 
 export interface InboxEvent {
@@ -57,7 +57,13 @@ export class InboxWriter {
     } catch (err) {
       if (requests.length === 1) return [{ error: err }];
       const out: Stored[] = [];
-      for (const r of requests) out.push(await this.insert([r]).then(([ids]) => ({ ids: ids! }), (error: unknown) => ({ error })));
+      for (const r of requests)
+        out.push(
+          await this.insert([r]).then(
+            ([ids]) => ({ ids: ids! }),
+            (error: unknown) => ({ error }),
+          ),
+        );
       return out;
     }
   }
@@ -66,7 +72,7 @@ export class InboxWriter {
     // One event id may appear twice inside one batch (a redelivery racing its original): keep the first.
     const seen = new Set<string>();
     const rows: InboxEvent[] = [];
-    for (const events of requests) for (const e of events) if (!seen.has(e.webhookEventId)) (seen.add(e.webhookEventId), rows.push(e));
+    for (const events of requests) for (const e of events) if (!seen.has(e.webhookEventId)) seen.add(e.webhookEventId), rows.push(e);
     // Four array parameters whatever the batch size: one prepared statement for every batch.
     const inserted = await this.database.exec<{ id: string | number; webhook_event_id: string }>(
       INSERT_EVENTS,
@@ -83,7 +89,7 @@ export class InboxWriter {
       const ids: number[] = [];
       for (const e of events) {
         const id = idByKey.get(e.webhookEventId);
-        if (id !== undefined) (ids.push(id), idByKey.delete(e.webhookEventId));
+        if (id !== undefined) ids.push(id), idByKey.delete(e.webhookEventId);
       }
       return ids;
     });

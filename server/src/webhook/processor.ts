@@ -1,4 +1,4 @@
-import { pgArray, sql, type Database } from "@oa-notify/db";
+import { type Database, pgArray, sql } from "@oa-notify/db";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { typeLabel } from "./event-types.ts";

@@ -58,13 +58,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
  * (routing, body-parser, per-request logger, histogram) is work it does not need; createApp() hands POST /webhook
  * to this before express sees the request, in tests and in production alike.
  */
-export function createWebhookHandler(opts: {
-  channelSecret: string;
-  inbox: InboxWriter;
-  processor: WebhookProcessor;
-  metrics: Metrics;
-  logger: Logger;
-}) {
+export function createWebhookHandler(opts: { channelSecret: string; inbox: InboxWriter; processor: WebhookProcessor; metrics: Metrics; logger: Logger }) {
   const respond = (res: ServerResponse, status: number, body?: string) => {
     opts.metrics.httpRequests.inc({ method: "POST", route: "/webhook", status: String(status) });
     if (body === undefined) res.writeHead(status).end();

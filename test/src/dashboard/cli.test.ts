@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
-import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseArgs, runStatsCli, taipeiPeriod } from "@oa-notify/server/dashboard/cli.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listen, TEST_API_KEY } from "../helpers/app.ts";
 import { serverDir } from "../helpers/process.ts";
-import { notifyHarness, text, type NotifyHarness } from "../notify/harness.ts";
+import { type NotifyHarness, notifyHarness, text } from "../notify/harness.ts";
 
 let h: NotifyHarness;
 let server: Server;
@@ -41,7 +41,12 @@ async function scenario() {
   return { from, to: h.t.clock.now().toISOString(), friend, noLine };
 }
 
-const row = (out: string, label: string) => out.split("\n").find((l) => l.includes(label))?.trim().split(/\s{2,}/);
+const row = (out: string, label: string) =>
+  out
+    .split("\n")
+    .find((l) => l.includes(label))
+    ?.trim()
+    .split(/\s{2,}/);
 
 describe("pnpm stats", () => {
   it("prints the funnel, channels, NT$ against all-SMS and friends for a period", async () => {
@@ -96,12 +101,19 @@ describe("pnpm stats", () => {
   it("runs as a script (tsx src/dashboard/stats-main.ts) against a server", async () => {
     const s = await scenario();
     const run = promisify(execFile);
-    const { stdout } = await run(process.execPath, ["--import", "tsx", "src/dashboard/stats-main.ts", "--url", url, "--key", TEST_API_KEY, "--from", s.from, "--to", s.to, "--json"], {
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", "tsx", "src/dashboard/stats-main.ts", "--url", url, "--key", TEST_API_KEY, "--from", s.from, "--to", s.to, "--json"],
+      {
+        cwd: serverDir,
+        env: { PATH: process.env["PATH"] ?? "" },
+      },
+    );
+    expect(JSON.parse(stdout).funnel).toMatchObject({ accepted: 2, sent: 2 });
+    const bad = await run(process.execPath, ["--import", "tsx", "src/dashboard/stats-main.ts", "--url", url, "--key", "nope"], {
       cwd: serverDir,
       env: { PATH: process.env["PATH"] ?? "" },
-    });
-    expect(JSON.parse(stdout).funnel).toMatchObject({ accepted: 2, sent: 2 });
-    const bad = await run(process.execPath, ["--import", "tsx", "src/dashboard/stats-main.ts", "--url", url, "--key", "nope"], { cwd: serverDir, env: { PATH: process.env["PATH"] ?? "" } }).catch((e) => e);
+    }).catch((e) => e);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain("401");
   });

@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
-import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, startSandboxStack, type SandboxStack } from "../helpers/browser.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, type SandboxStack, startSandboxStack } from "../helpers/browser.ts";
 import type { ServerProcess } from "../helpers/process.ts";
 
 /**
@@ -41,7 +41,11 @@ afterAll(async () => {
 describe.skipIf(!hasChromium)("operator dashboard in chromium", () => {
   it("shows the period's funnel, channels, NT$ and friends, and explains a member's SMS", async () => {
     const sent: Record<string, string> = {};
-    for (const [memberId, scenario] of [["demo-friend", "shipping"], ["demo-pnp", "payment"], ["demo-no-line", "billing"]] as const) {
+    for (const [memberId, scenario] of [
+      ["demo-friend", "shipping"],
+      ["demo-pnp", "payment"],
+      ["demo-no-line", "billing"],
+    ] as const) {
       const r = await api("/notifications", { method: "POST", body: JSON.stringify({ memberId, scenario, urgency: "day", text: "您的通知 Your notice" }) });
       expect(r.status, JSON.stringify(r.body)).toBe(202);
       sent[memberId] = r.body.id;

@@ -1,10 +1,10 @@
 import { Script } from "node:vm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth, sign } from "../helpers/app.ts";
 import { followEvent, unfollowEvent, webhookBody } from "../helpers/events.ts";
-import { bearer, buildLiffTestApp, lineUser, type LiffTestContext } from "../liff/helpers.ts";
-import { notifyHarness, text, type NotifyHarness } from "../notify/harness.ts";
+import { bearer, buildLiffTestApp, type LiffTestContext, lineUser } from "../liff/helpers.ts";
+import { type NotifyHarness, notifyHarness, text } from "../notify/harness.ts";
 
 let t: LiffTestContext;
 let h: NotifyHarness;
@@ -67,7 +67,9 @@ describe("GET /dashboard (static page, no auth)", () => {
 });
 
 const stats = (app: LiffTestContext["app"], from: Date, to: Date) =>
-  request(app).get(`/api/v1/stats?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`).set(auth());
+  request(app)
+    .get(`/api/v1/stats?from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(to.toISOString())}`)
+    .set(auth());
 
 describe("GET /api/v1/stats: friends", () => {
   const follow = async (ev: unknown) => {
@@ -89,8 +91,22 @@ describe("GET /api/v1/stats: friends", () => {
     const to = new Date(ms(from) + 3600_000);
     // a saw the add-friend prompt in the LIFF app, then followed: a conversion. b followed on its own.
     t.clock.set(ms(from) + 1000);
-    expect((await request(t.app).post("/liff-api/friend-prompts").set(bearer(await t.token(a))).send({ page: "bill" })).status).toBe(201);
-    expect((await request(t.app).post("/liff-api/friend-prompts").set(bearer(await t.token(a))).send({ page: "order" })).status).toBe(201);
+    expect(
+      (
+        await request(t.app)
+          .post("/liff-api/friend-prompts")
+          .set(bearer(await t.token(a)))
+          .send({ page: "bill" })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await request(t.app)
+          .post("/liff-api/friend-prompts")
+          .set(bearer(await t.token(a)))
+          .send({ page: "order" })
+      ).status,
+    ).toBe(201);
     await follow(followEvent(a, { timestamp: ms(from) + 60_000 }));
     await follow(followEvent(b, { timestamp: ms(from) + 120_000 }));
     await follow(unfollowEvent(c, { timestamp: ms(from) + 180_000 }));

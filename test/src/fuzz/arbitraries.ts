@@ -3,9 +3,9 @@
  * (docs/api.md), with hostile mutations mixed in at every level — U+0000 and unpaired surrogates, huge and
  * non-finite numbers, deep nesting, years 0000 and 10000, prototype keys, wrong types, wrong encodings and headers.
  */
-import { gzipSync, brotliCompressSync, deflateSync } from "node:zlib";
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
-import { followEvent, lineUserId, postbackEvent, textMessageEvent, unfollowEvent, deliveryEvent, ulidLike } from "../helpers/events.ts";
+import { deliveryEvent, followEvent, lineUserId, postbackEvent, textMessageEvent, ulidLike, unfollowEvent } from "../helpers/events.ts";
 
 // Sentinels replaced in the JSON text after serialising: JSON.stringify cannot write these itself.
 const DEEP = "\u0001DEEP\u0001";
@@ -14,11 +14,7 @@ const DEEP_TEXT = `${'{"a":'.repeat(5000)}1${"}".repeat(5000)}`;
 
 /** JSON text of a value, with the sentinels turned into 5,000 levels of nesting and `1e400`. */
 export function toJson(v: unknown): string {
-  return JSON.stringify(v)
-    .split(JSON.stringify(DEEP))
-    .join(DEEP_TEXT)
-    .split(JSON.stringify(HUGE))
-    .join("1e400");
+  return JSON.stringify(v).split(JSON.stringify(DEEP)).join(DEEP_TEXT).split(JSON.stringify(HUGE)).join("1e400");
 }
 
 const hostileString = fc.constantFrom(
@@ -37,10 +33,22 @@ const hostileString = fc.constantFrom(
   "' or 1=1 --",
   "",
 );
-const str = fc.oneof({ weight: 4, arbitrary: fc.string({ maxLength: 30 }) }, { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 10 }) }, { weight: 3, arbitrary: hostileString });
+const str = fc.oneof(
+  { weight: 4, arbitrary: fc.string({ maxLength: 30 }) },
+  { weight: 1, arbitrary: fc.string({ unit: "grapheme", maxLength: 10 }) },
+  { weight: 3, arbitrary: hostileString },
+);
 const hostileNumber = fc.constantFrom<unknown>(HUGE, 1e308, -1e308, 2 ** 53 + 1, -1, 0.001, 1e-300, 9_999_999_999.99, 10_000_000_000);
 const num = fc.oneof(fc.integer({ min: -10, max: 100_000 }), fc.double({ noNaN: true, noDefaultInfinity: true }), hostileNumber);
-const hostileLeaf: fc.Arbitrary<unknown> = fc.oneof(hostileString, hostileNumber, fc.constant(DEEP), fc.constant(null), fc.constant(true), fc.constant([]), fc.constant({}));
+const hostileLeaf: fc.Arbitrary<unknown> = fc.oneof(
+  hostileString,
+  hostileNumber,
+  fc.constant(DEEP),
+  fc.constant(null),
+  fc.constant(true),
+  fc.constant([]),
+  fc.constant({}),
+);
 /** A value of any shape, prototype keys included. */
 const anything: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   v: fc.oneof(
@@ -54,13 +62,27 @@ const anything: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
 })).v;
 
 /** Usually the valid value, sometimes something hostile in its place. */
-const orHostile = <T>(valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> => fc.oneof({ weight: 5, arbitrary: valid }, { weight: 2, arbitrary: hostileLeaf }, { weight: 1, arbitrary: anything });
+const orHostile = <T>(valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
+  fc.oneof({ weight: 5, arbitrary: valid }, { weight: 2, arbitrary: hostileLeaf }, { weight: 1, arbitrary: anything });
 
 const phone = fc.constantFrom("0912345678", "+886 912 345 678", "886912345678", "0912-000-111", "+81 90-1234-5678", "02-2345-6789", "12", "0912\u0000345678");
-export const externalIdArb = fc.oneof(fc.stringMatching(/^[A-Za-z0-9._:@-]{1,20}$/), hostileString, fc.constantFrom("..", "%2e%2e", "a/b", "a%00b", "%ED%A0%80", "x".repeat(200)));
+export const externalIdArb = fc.oneof(
+  fc.stringMatching(/^[A-Za-z0-9._:@-]{1,20}$/),
+  hostileString,
+  fc.constantFrom("..", "%2e%2e", "a/b", "a%00b", "%ED%A0%80", "x".repeat(200)),
+);
 const isoDate = fc.oneof(
   fc.date({ min: new Date("2000-01-01"), max: new Date("2100-01-01"), noInvalidDate: true }).map((d) => d.toISOString()),
-  fc.constantFrom("0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00", "+010000-01-01T00:00:00Z", "10000-01-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-26", "tomorrow"),
+  fc.constantFrom(
+    "0000-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-14:00",
+    "+010000-01-01T00:00:00Z",
+    "10000-01-01T00:00:00Z",
+    "2026-02-30T00:00:00Z",
+    "2026-11-26",
+    "tomorrow",
+  ),
 );
 const message = fc.oneof(
   fc.record({ type: fc.constant("text"), text: orHostile(str) }),
@@ -85,11 +107,27 @@ const notification = fc.record(
 );
 const member = fc.record({ phone: orHostile(phone), name: orHostile(str), extra: anything }, { requiredKeys: [] });
 const bill = fc.record(
-  { memberId: orHostile(externalIdArb), status: orHostile(fc.constantFrom("unpaid", "paid")), amountTwd: orHostile(num), dueAt: orHostile(isoDate), issuedAt: orHostile(isoDate), paymentUrl: orHostile(fc.constantFrom("https://pay.example.com/1", "javascript:alert(1)")), detail: anything, items: anything },
+  {
+    memberId: orHostile(externalIdArb),
+    status: orHostile(fc.constantFrom("unpaid", "paid")),
+    amountTwd: orHostile(num),
+    dueAt: orHostile(isoDate),
+    issuedAt: orHostile(isoDate),
+    paymentUrl: orHostile(fc.constantFrom("https://pay.example.com/1", "javascript:alert(1)")),
+    detail: anything,
+    items: anything,
+  },
   { requiredKeys: [] },
 );
 const order = fc.record(
-  { memberId: orHostile(externalIdArb), status: orHostile(fc.constantFrom("paid", "shipped")), items: orHostile(fc.array(fc.record({ name: orHostile(str), quantity: orHostile(num), unitPriceTwd: orHostile(num) }), { maxLength: 3 })), amountTwd: orHostile(num), orderedAt: orHostile(isoDate), detail: anything },
+  {
+    memberId: orHostile(externalIdArb),
+    status: orHostile(fc.constantFrom("paid", "shipped")),
+    items: orHostile(fc.array(fc.record({ name: orHostile(str), quantity: orHostile(num), unitPriceTwd: orHostile(num) }), { maxLength: 3 })),
+    amountTwd: orHostile(num),
+    orderedAt: orHostile(isoDate),
+    detail: anything,
+  },
   { requiredKeys: [] },
 );
 
@@ -123,7 +161,15 @@ const encode = (text: string, enc: Encoding): { body: Buffer; header: string | n
   }
 };
 const encoding = fc.constantFrom<Encoding>("identity", "identity", "identity", "identity", "gzip", "deflate", "br", "gzip-lie", "br-lie", "bogus");
-const contentType = fc.constantFrom("application/json", "application/json", "application/json", "application/json; charset=utf-8", "text/plain", "application/json; charset=latin1", "");
+const contentType = fc.constantFrom(
+  "application/json",
+  "application/json",
+  "application/json",
+  "application/json; charset=utf-8",
+  "text/plain",
+  "application/json; charset=latin1",
+  "",
+);
 // encodeURIComponent throws on an unpaired surrogate: send its (invalid) UTF-8 bytes instead, as a client could.
 const enc = (s: string) => {
   try {
@@ -133,43 +179,100 @@ const enc = (s: string) => {
   }
 };
 const pathSegment = externalIdArb.map((s) => (/%/.test(s) ? s : enc(s)));
-const query = (keys: string[]) => fc.array(fc.tuple(fc.constantFrom(...keys, "__proto__", "x"), fc.oneof(str, isoDate)), { maxLength: 3 }).map((kv) => kv.map(([k, v]) => `${enc(k)}=${enc(v)}`).join("&"));
+const query = (keys: string[]) =>
+  fc
+    .array(fc.tuple(fc.constantFrom(...keys, "__proto__", "x"), fc.oneof(str, isoDate)), { maxLength: 3 })
+    .map((kv) => kv.map(([k, v]) => `${enc(k)}=${enc(v)}`).join("&"));
 
 /** A request with a JSON-ish body to one of the API's write routes, or a read route with a hostile path or query. */
 export function apiRequest(apiKey: string): fc.Arbitrary<FuzzRequest> {
   const withBody = (method: string, path: fc.Arbitrary<string>, body: fc.Arbitrary<unknown>, label: string) =>
-    fc.record({ path, body, enc: encoding, ct: contentType, idem: fc.option(str, { nil: undefined }), auth: fc.constantFrom("key", "key", "key", "key", "none", "wrong") }).map(({ path: p, body: b, enc, ct, idem, auth }) => {
-      const { body: bytes, header } = encode(toJson(b), enc);
-      const headers: Record<string, string> = {};
-      if (ct) headers["content-type"] = ct;
-      if (header) headers["content-encoding"] = header;
-      if (auth === "key") headers["authorization"] = `Bearer ${apiKey}`;
-      if (auth === "wrong") headers["authorization"] = `Bearer ${apiKey}x`;
-      if (idem !== undefined && /^[\x20-\x7e]*$/.test(idem)) headers["idempotency-key"] = idem;
-      return { method, path: p, headers, body: bytes, label: `${label} ${enc}` };
-    });
-  const read = (path: fc.Arbitrary<string>, label: string) => path.map((p) => ({ method: "GET", path: p, headers: { authorization: `Bearer ${apiKey}` }, label }));
+    fc
+      .record({
+        path,
+        body,
+        enc: encoding,
+        ct: contentType,
+        idem: fc.option(str, { nil: undefined }),
+        auth: fc.constantFrom("key", "key", "key", "key", "none", "wrong"),
+      })
+      .map(({ path: p, body: b, enc, ct, idem, auth }) => {
+        const { body: bytes, header } = encode(toJson(b), enc);
+        const headers: Record<string, string> = {};
+        if (ct) headers["content-type"] = ct;
+        if (header) headers["content-encoding"] = header;
+        if (auth === "key") headers["authorization"] = `Bearer ${apiKey}`;
+        if (auth === "wrong") headers["authorization"] = `Bearer ${apiKey}x`;
+        if (idem !== undefined && /^[\x20-\x7e]*$/.test(idem)) headers["idempotency-key"] = idem;
+        return { method, path: p, headers, body: bytes, label: `${label} ${enc}` };
+      });
+  const read = (path: fc.Arbitrary<string>, label: string) =>
+    path.map((p) => ({ method: "GET", path: p, headers: { authorization: `Bearer ${apiKey}` }, label }));
   return fc.oneof(
     withBody("POST", fc.constant("/api/v1/notifications"), notification, "notification"),
     withBody("POST", fc.constant("/api/v1/notifications/batch"), fc.record({ notifications: orHostile(fc.array(notification, { maxLength: 5 })) }), "batch"),
-    withBody("PUT", pathSegment.map((s) => `/api/v1/members/${s}`), member, "member"),
-    withBody("PUT", pathSegment.map((s) => `/api/v1/bills/${s}`), bill, "bill"),
-    withBody("PUT", pathSegment.map((s) => `/api/v1/orders/${s}`), order, "order"),
-    read(query(["memberId", "limit"]).map((q) => `/api/v1/notifications?${q}`), "list"),
-    read(query(["from", "to"]).map((q) => `/api/v1/stats?${q}`), "stats"),
-    read(pathSegment.map((s) => `/api/v1/notifications/${s}`), "get notification"),
-    read(pathSegment.map((s) => `/api/v1/members/${s}`), "get member"),
-    read(pathSegment.map((s) => `/n/${s}`), "short link"),
-    read(pathSegment.map((s) => `/N/${s}`), "short link upper case"),
+    withBody(
+      "PUT",
+      pathSegment.map((s) => `/api/v1/members/${s}`),
+      member,
+      "member",
+    ),
+    withBody(
+      "PUT",
+      pathSegment.map((s) => `/api/v1/bills/${s}`),
+      bill,
+      "bill",
+    ),
+    withBody(
+      "PUT",
+      pathSegment.map((s) => `/api/v1/orders/${s}`),
+      order,
+      "order",
+    ),
+    read(
+      query(["memberId", "limit"]).map((q) => `/api/v1/notifications?${q}`),
+      "list",
+    ),
+    read(
+      query(["from", "to"]).map((q) => `/api/v1/stats?${q}`),
+      "stats",
+    ),
+    read(
+      pathSegment.map((s) => `/api/v1/notifications/${s}`),
+      "get notification",
+    ),
+    read(
+      pathSegment.map((s) => `/api/v1/members/${s}`),
+      "get member",
+    ),
+    read(
+      pathSegment.map((s) => `/n/${s}`),
+      "short link",
+    ),
+    read(
+      pathSegment.map((s) => `/N/${s}`),
+      "short link upper case",
+    ),
   );
 }
 
 /** A LIFF API request with a valid ID token (made by the caller) and a hostile body. */
-export const liffRequest = fc.oneof(
-  fc.record({ path: fc.constant("/liff-api/otp"), body: fc.record({ phone: orHostile(phone) }, { requiredKeys: [] }) }),
-  fc.record({ path: fc.constant("/liff-api/bindings"), body: fc.record({ phone: orHostile(phone), otp: orHostile(fc.constantFrom("123456", "12345a")), consent: anything, bindingToken: orHostile(str) }, { requiredKeys: [] }) }),
-  fc.record({ path: fc.constant("/liff-api/friend-prompts"), body: fc.record({ viewToken: orHostile(str), page: orHostile(fc.constantFrom("bill", "order")) }, { requiredKeys: [] }) }),
-).chain((r) => fc.record({ enc: encoding, ct: contentType }).map(({ enc, ct }) => ({ ...r, enc, ct })));
+export const liffRequest = fc
+  .oneof(
+    fc.record({ path: fc.constant("/liff-api/otp"), body: fc.record({ phone: orHostile(phone) }, { requiredKeys: [] }) }),
+    fc.record({
+      path: fc.constant("/liff-api/bindings"),
+      body: fc.record(
+        { phone: orHostile(phone), otp: orHostile(fc.constantFrom("123456", "12345a")), consent: anything, bindingToken: orHostile(str) },
+        { requiredKeys: [] },
+      ),
+    }),
+    fc.record({
+      path: fc.constant("/liff-api/friend-prompts"),
+      body: fc.record({ viewToken: orHostile(str), page: orHostile(fc.constantFrom("bill", "order")) }, { requiredKeys: [] }),
+    }),
+  )
+  .chain((r) => fc.record({ enc: encoding, ct: contentType }).map(({ enc, ct }) => ({ ...r, enc, ct })));
 
 export { encode };
 
@@ -178,7 +281,15 @@ export { encode };
 /** A valid LINE event (webhook.yml shapes) for a fresh user. */
 export const validEvent = fc.constantFrom("follow", "unfollow", "message", "postback", "delivery").map((k) => {
   const u = lineUserId();
-  return k === "follow" ? followEvent(u) : k === "unfollow" ? unfollowEvent(u) : k === "message" ? textMessageEvent(u, "您好") : k === "postback" ? postbackEvent(u, "a=1") : deliveryEvent(`oan${ulidLike()}`);
+  return k === "follow"
+    ? followEvent(u)
+    : k === "unfollow"
+      ? unfollowEvent(u)
+      : k === "message"
+        ? textMessageEvent(u, "您好")
+        : k === "postback"
+          ? postbackEvent(u, "a=1")
+          : deliveryEvent(`oan${ulidLike()}`);
 });
 
 /** A valid event with one hostile change. */

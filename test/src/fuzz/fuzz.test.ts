@@ -5,13 +5,13 @@
 //  4. no phone number, token or secret in any log line;   5. /healthz stays 200.
 // A seeded, bounded run is part of `pnpm test`; `pnpm fuzz` runs longer (FUZZ_RUNS, FUZZ_SEED).
 import type { Server } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import fc from "fast-check";
 import { sql } from "@oa-notify/db";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listen, sign, TEST_API_KEY, TEST_SECRET } from "../helpers/app.ts";
-import { rawRequest } from "../helpers/raw-http.ts";
 import { DESTINATION } from "../helpers/events.ts";
-import { bearer, buildLiffTestApp, lineUser, type LiffTestContext } from "../liff/helpers.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
+import { bearer, buildLiffTestApp, type LiffTestContext, lineUser } from "../liff/helpers.ts";
 import { apiRequest, encode, hostileEvent, liffRequest, toJson, validEvent } from "./arbitraries.ts";
 
 const SEED = Number(process.env["FUZZ_SEED"] ?? 20261202);
@@ -84,7 +84,11 @@ describe("fuzz: API and short links", () => {
         const before = await stored();
         const logFrom = t.logs.lines.length;
         const { body, header } = encode(toJson(r.body), r.enc);
-        const headers: Record<string, string> = { ...bearer(idToken), ...(r.ct ? { "content-type": r.ct } : {}), ...(header ? { "content-encoding": header } : {}) };
+        const headers: Record<string, string> = {
+          ...bearer(idToken),
+          ...(r.ct ? { "content-type": r.ct } : {}),
+          ...(header ? { "content-encoding": header } : {}),
+        };
         const res = await rawRequest(server, { path: r.path, headers, body });
         expect(res.status, `${r.path} ${r.enc}: ${res.text.slice(0, 300)}`).toBeLessThan(500);
         if (res.status >= 400) expect(await stored()).toBe(before);
@@ -104,7 +108,10 @@ describe("fuzz: webhook", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.array(validEvent, { minLength: 1, maxLength: 3 }), { minLength: 2, maxLength: 8 }),
-        fc.array(fc.tuple(fc.array(hostileEvent, { minLength: 1, maxLength: 3 }), fc.constantFrom("signed", "signed", "signed", "unsigned", "forged")), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.array(hostileEvent, { minLength: 1, maxLength: 3 }), fc.constantFrom("signed", "signed", "signed", "unsigned", "forged")), {
+          minLength: 1,
+          maxLength: 3,
+        }),
         async (valid, hostile) => {
           counts["webhook"] = (counts["webhook"] ?? 0) + 1;
           const logFrom = t.logs.lines.length;
@@ -113,7 +120,10 @@ describe("fuzz: webhook", () => {
             const body = toJson({ destination: DESTINATION, events });
             return { body, how, sig: how === "signed" ? sign(body) : how === "forged" ? sign(body, "not-the-secret") : null };
           });
-          const [vr, hr] = await Promise.all([Promise.all(validBodies.map((b) => post(b, sign(b)))), Promise.all(hostileBodies.map((h) => post(h.body, h.sig)))]);
+          const [vr, hr] = await Promise.all([
+            Promise.all(validBodies.map((b) => post(b, sign(b)))),
+            Promise.all(hostileBodies.map((h) => post(h.body, h.sig))),
+          ]);
           expect(vr.map((r) => r.status)).toEqual(vr.map(() => 200));
           hr.forEach((r, i) => {
             expect(r.status, `hostile ${hostileBodies[i]!.how}: ${r.text}`).toBeLessThan(500);
@@ -121,15 +131,24 @@ describe("fuzz: webhook", () => {
             else expect([200, 400]).toContain(r.status);
           });
           const ids = valid.flat().map((e) => e.webhookEventId);
-          const [n] = await t.db.query<{ n: string }>(sql`select count(*) as n from webhook_events where webhook_event_id in (select value from json_array_elements_text(${JSON.stringify(ids)}::json))`);
+          const [n] = await t.db.query<{ n: string }>(
+            sql`select count(*) as n from webhook_events where webhook_event_id in (select value from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+          );
           expect(Number(n!.n)).toBe(new Set(ids).size);
           await t.app.services.processor.kick();
           await t.app.services.processor.drain();
-          const pending = await t.db.query<{ n: string }>(sql`select count(*) as n from webhook_events where processed_at is null and webhook_event_id in (select value from json_array_elements_text(${JSON.stringify(ids)}::json))`);
+          const pending = await t.db.query<{ n: string }>(
+            sql`select count(*) as n from webhook_events where processed_at is null and webhook_event_id in (select value from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+          );
           expect(Number(pending[0]!.n)).toBe(0);
-          const follows = valid.flat().filter((e) => e.type === "follow").map((e) => (e as { source: { userId: string } }).source.userId);
+          const follows = valid
+            .flat()
+            .filter((e) => e.type === "follow")
+            .map((e) => (e as { source: { userId: string } }).source.userId);
           if (follows.length > 0) {
-            const friends = await t.db.query<{ n: string }>(sql`select count(*) as n from line_users where friend and user_id in (select value from json_array_elements_text(${JSON.stringify(follows)}::json))`);
+            const friends = await t.db.query<{ n: string }>(
+              sql`select count(*) as n from line_users where friend and user_id in (select value from json_array_elements_text(${JSON.stringify(follows)}::json))`,
+            );
             expect(Number(friends[0]!.n)).toBe(follows.length);
           }
           assertCleanLogs(logFrom, "webhook");

@@ -1,12 +1,13 @@
 // Finding 1 (docs/threat-model.md): a client that sends a batch's headers and the start of its body, then stalls,
 // must not hold up anyone else: not /readyz, not the API, not a signed webhook, not another client's batch.
-import { connect, type Socket } from "node:net";
-import type { AddressInfo } from "node:net";
+
 import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { connect, type Socket } from "node:net";
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { sql } from "@oa-notify/db";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth, buildTestApp, listen, sign, TEST_API_KEY, type TestContext } from "../helpers/app.ts";
 import { followEvent, lineUserId, webhookBody } from "../helpers/events.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
@@ -62,7 +63,12 @@ describe("a stalled batch upload", () => {
       const body = webhookBody([followEvent(lineUserId())]);
       const hook = await timed(request(server).post("/webhook").set("x-line-signature", sign(body)).set("content-type", "application/json").send(body));
       expect(hook.value.status).toBe(200);
-      const other = await timed(request(server).post("/api/v1/notifications/batch").set(auth()).send({ notifications: [item(1), item(2)] }));
+      const other = await timed(
+        request(server)
+          .post("/api/v1/notifications/batch")
+          .set(auth())
+          .send({ notifications: [item(1), item(2)] }),
+      );
       expect(other.value.status).toBe(202);
       expect(other.value.body.accepted).toBe(2);
       // Each answered as if the stalled upload were not there (it used to wait for the client, 11 s and more).
@@ -92,22 +98,39 @@ describe("a stalled batch upload", () => {
 describe("encodings of a batch body", () => {
   it("accepts a gzip body", async () => {
     const body = gzipSync(JSON.stringify({ notifications: [item(5), item(6), item(7)] }));
-    const res = await rawRequest(server, { path: "/api/v1/notifications/batch", headers: { ...auth(), "content-type": "application/json", "content-encoding": "gzip" }, body });
+    const res = await rawRequest(server, {
+      path: "/api/v1/notifications/batch",
+      headers: { ...auth(), "content-type": "application/json", "content-encoding": "gzip" },
+      body,
+    });
     expect(res.status).toBe(202);
     expect(res.body.accepted).toBe(3);
   });
 
   it("answers 400 for a body that is not what its Content-Encoding says, 415 for an unknown encoding; stores nothing", async () => {
     const before = await count();
-    const bad = await request(t.app).post("/api/v1/notifications/batch").set(auth()).set("content-type", "application/json").set("content-encoding", "gzip").send(JSON.stringify({ notifications: [item(8)] }));
+    const bad = await request(t.app)
+      .post("/api/v1/notifications/batch")
+      .set(auth())
+      .set("content-type", "application/json")
+      .set("content-encoding", "gzip")
+      .send(JSON.stringify({ notifications: [item(8)] }));
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe("bad_request");
     // Found by the fuzz suite: a truncated brotli body failed with a brotli (not zlib) error code, and was a 500.
-    const br = await rawRequest(server, { path: "/api/v1/notifications/batch", headers: { ...auth(), "content-type": "application/json", "content-encoding": "br" }, body: Buffer.from('{"n') });
+    const br = await rawRequest(server, {
+      path: "/api/v1/notifications/batch",
+      headers: { ...auth(), "content-type": "application/json", "content-encoding": "br" },
+      body: Buffer.from('{"n'),
+    });
     expect(br.status).toBe(400);
-    const unknown = await request(t.app).post("/api/v1/notifications/batch").set(auth()).set("content-type", "application/json").set("content-encoding", "zstd-ish").send(JSON.stringify({ notifications: [item(9)] }));
+    const unknown = await request(t.app)
+      .post("/api/v1/notifications/batch")
+      .set(auth())
+      .set("content-type", "application/json")
+      .set("content-encoding", "zstd-ish")
+      .send(JSON.stringify({ notifications: [item(9)] }));
     expect(unknown.status).toBe(415);
     expect(await count()).toBe(before);
   });
 });
-

@@ -1,8 +1,9 @@
 // Finding 2 (docs/threat-model.md): a retry with the same Idempotency-Key and body gets the notification it was
 // given the first time, even when the recipient's state has changed since (an unfollow made the scenario unsendable).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
+
 import { sql } from "@oa-notify/db";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth, buildTestApp, sign, type TestContext } from "../helpers/app.ts";
 import { followEvent, lineUserId, unfollowEvent, webhookBody } from "../helpers/events.ts";
 
@@ -45,7 +46,11 @@ describe("Idempotency-Key after the recipient changed", () => {
     const fresh = await request(t.app).post("/api/v1/notifications").set(auth()).set("Idempotency-Key", "K-promo-2").send(body);
     expect(fresh.status).toBe(422);
     // And the old key with another body is still a conflict.
-    const other = await request(t.app).post("/api/v1/notifications").set(auth()).set("Idempotency-Key", "K-promo-1").send({ ...body, text: "另一則" });
+    const other = await request(t.app)
+      .post("/api/v1/notifications")
+      .set(auth())
+      .set("Idempotency-Key", "K-promo-1")
+      .send({ ...body, text: "另一則" });
     expect(other.status).toBe(409);
     expect(Number((await t.db.query<{ n: string }>(sql`select count(*) as n from notifications where member_id = ${memberId}`))[0]!.n)).toBe(1);
   });

@@ -1,9 +1,10 @@
 // Finding 4 (docs/threat-model.md): a database error is logged without its query parameters (phone numbers, whole
 // batch chunks), one line stays short, and nothing in any line reads as a phone number, a JWT or a configured secret.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
+
 import { sql } from "@oa-notify/db";
 import { scrubLine } from "@oa-notify/server";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth, buildTestApp, TEST_API_KEY, TEST_SECRET, type TestContext } from "../helpers/app.ts";
 
 let t: TestContext;
@@ -36,7 +37,12 @@ describe("database errors in the log", () => {
     await t.db.query(sql`alter table notifications add constraint no_boom check (content->>'text' is distinct from 'boom')`);
     try {
       const from = t.logs.lines.length;
-      const items = Array.from({ length: 300 }, (_, i) => ({ phone: `0912${300000 + i}`, scenario: "shipping", urgency: "day", text: i === 150 ? "boom" : `第 ${i} 則` }));
+      const items = Array.from({ length: 300 }, (_, i) => ({
+        phone: `0912${300000 + i}`,
+        scenario: "shipping",
+        urgency: "day",
+        text: i === 150 ? "boom" : `第 ${i} 則`,
+      }));
       const res = await request(t.app).post("/api/v1/notifications/batch").set(auth()).send({ notifications: items });
       expect(res.status).toBe(500);
       const lines = t.logs.lines.slice(from);

@@ -1,10 +1,11 @@
 // Finding 6 (docs/threat-model.md): the short link's code in any case is redacted from logs; ID tokens issued in
 // the future are refused; the client IP comes from X-Forwarded-For only through TRUST_PROXY; /metrics is not public.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
+
 import { loadConfig } from "@oa-notify/server";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestContext } from "../helpers/app.ts";
-import { bearer, buildLiffTestApp, lineUser, type LiffTestContext } from "../liff/helpers.ts";
+import { bearer, buildLiffTestApp, type LiffTestContext, lineUser } from "../liff/helpers.ts";
 
 describe("log redaction of the SMS short link", () => {
   let t: TestContext;
@@ -33,8 +34,16 @@ describe("LIFF ID token issued in the future", () => {
 
   it("is refused beyond the clock tolerance, accepted within it", async () => {
     const later = (s: number) => new Date(t.clock.now().getTime() + s * 1000);
-    expect((await request(t.app).get("/liff-api/me").set(bearer(await t.token(lineUser(), { now: later(20) })))).status).toBe(200);
-    const future = await request(t.app).get("/liff-api/me").set(bearer(await t.token(lineUser(), { now: later(3600) })));
+    expect(
+      (
+        await request(t.app)
+          .get("/liff-api/me")
+          .set(bearer(await t.token(lineUser(), { now: later(20) })))
+      ).status,
+    ).toBe(200);
+    const future = await request(t.app)
+      .get("/liff-api/me")
+      .set(bearer(await t.token(lineUser(), { now: later(3600) })));
     expect(future.status).toBe(401);
     expect(future.body.error.code).toBe("unauthorized");
   });
@@ -72,7 +81,13 @@ describe("TRUST_PROXY", () => {
 });
 
 describe("GET /metrics", () => {
-  const production = { SANDBOX: "0", SMS_PROVIDER: "log", APP_SECRET: "a-production-app-secret-0123456789abcdef", LINE_LOGIN_CHANNEL_ID: "1657000001", LIFF_ID: "1657000001-x" };
+  const production = {
+    SANDBOX: "0",
+    SMS_PROVIDER: "log",
+    APP_SECRET: "a-production-app-secret-0123456789abcdef",
+    LINE_LOGIN_CHANNEL_ID: "1657000001",
+    LIFF_ID: "1657000001-x",
+  };
 
   it("is a 404 outside sandbox mode without METRICS_TOKEN", async () => {
     const t = await buildTestApp({ env: production });

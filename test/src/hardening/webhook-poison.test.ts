@@ -3,9 +3,9 @@
 // storable where that keeps their meaning, refused with 400 where it cannot; and if the database still refuses a
 // group, only the request that carried the bad event fails.
 import type { Server } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { sql } from "@oa-notify/db";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, listen, sign, type TestContext } from "../helpers/app.ts";
 import { followEvent, lineUserId, textMessageEvent, ulidLike, webhookBody } from "../helpers/events.ts";
 
@@ -22,7 +22,13 @@ afterAll(async () => {
 
 const post = (body: string) => request(server).post("/webhook").set("x-line-signature", sign(body)).set("content-type", "application/json").send(body);
 const stored = async (ids: string[]) =>
-  Number((await t.db.query<{ n: string }>(sql`select count(*) as n from webhook_events where webhook_event_id in (select value from json_array_elements_text(${JSON.stringify(ids)}::json))`))[0]!.n);
+  Number(
+    (
+      await t.db.query<{ n: string }>(
+        sql`select count(*) as n from webhook_events where webhook_event_id in (select value from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+      )
+    )[0]!.n,
+  );
 const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
 
 /** 59 valid signed bodies and one hostile one, all at once; returns the valid events' ids and every status. */
@@ -37,9 +43,21 @@ async function burst(hostile: string) {
 describe("one unstorable event among 59 valid concurrent bodies", () => {
   const hostile: [string, (id: string) => string, number][] = [
     ["timestamp in year 10000", (id) => webhookBody([{ ...followEvent(lineUserId()), webhookEventId: id, timestamp: 253402300800000 }]), 200],
-    ["U+0000 in a message text", (id) => webhookBody([{ ...textMessageEvent(lineUserId(), "x"), webhookEventId: id }]).replace('"text":"x"', '"text":"a\\u0000b"'), 200],
-    ["an unpaired surrogate in a message text", (id) => webhookBody([{ ...textMessageEvent(lineUserId(), "x"), webhookEventId: id }]).replace('"text":"x"', '"text":"a\\ud800b"'), 200],
-    ["10,000 levels of nesting", (id) => webhookBody([{ ...followEvent(lineUserId()), webhookEventId: id }]).replace('"mode":"active"', `"mode":"active","deep":${nested(10_000)}`), 400],
+    [
+      "U+0000 in a message text",
+      (id) => webhookBody([{ ...textMessageEvent(lineUserId(), "x"), webhookEventId: id }]).replace('"text":"x"', '"text":"a\\u0000b"'),
+      200,
+    ],
+    [
+      "an unpaired surrogate in a message text",
+      (id) => webhookBody([{ ...textMessageEvent(lineUserId(), "x"), webhookEventId: id }]).replace('"text":"x"', '"text":"a\\ud800b"'),
+      200,
+    ],
+    [
+      "10,000 levels of nesting",
+      (id) => webhookBody([{ ...followEvent(lineUserId()), webhookEventId: id }]).replace('"mode":"active"', `"mode":"active","deep":${nested(10_000)}`),
+      400,
+    ],
     ["U+0000 in the type and the event id", () => webhookBody([{ ...followEvent(lineUserId()), webhookEventId: "id\u0000x", type: "fol\u0000low" }]), 200],
   ];
   for (const [name, make, expected] of hostile) {
@@ -70,7 +88,9 @@ describe("one unstorable event among 59 valid concurrent bodies", () => {
     expect(u!.friend).toBe(true);
 
     const nid = ulidLike();
-    expect((await post(webhookBody([{ ...textMessageEvent(lineUserId(), "x"), webhookEventId: nid }]).replace('"text":"x"', '"text":"a\\u0000b"'))).status).toBe(200);
+    expect(
+      (await post(webhookBody([{ ...textMessageEvent(lineUserId(), "x"), webhookEventId: nid }]).replace('"text":"x"', '"text":"a\\u0000b"'))).status,
+    ).toBe(200);
     const [m] = await t.db.query<{ text: string }>(sql`select event->'message'->>'text' as text from webhook_events where webhook_event_id = ${nid}`);
     expect(m!.text).toBe("a\uFFFDb");
   });

@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { Writable } from "node:stream";
-import { createApp, loadConfig, ManualClock, createLogger, createLineApi, type App, type Config } from "@oa-notify/server";
+import { type App, type Config, createApp, createLineApi, createLogger, loadConfig, ManualClock } from "@oa-notify/server";
 import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
 import type { SmsProvider } from "@oa-notify/server/lib/sms/types.ts";
 import { createTestDb, type TestDb } from "./db.ts";

@@ -2,10 +2,10 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { createTestDb, DATABASE_URL, pgliteDataDir, type TestDb } from "./db.ts";
 import { prerequisite } from "./prerequisites.ts";
-import { builtServerEntry, freePort, startServerProcess, type ServerProcess } from "./process.ts";
+import { builtServerEntry, freePort, type ServerProcess, startServerProcess } from "./process.ts";
 
 /** Debian's chromium; a browser is never downloaded. */
 export const CHROMIUM = "/usr/bin/chromium";

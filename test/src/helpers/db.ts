@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createDb, type Database } from "@oa-notify/db";
 import pg from "pg";
 import { inject } from "vitest";
-import { createDb, type Database } from "@oa-notify/db";
 
 /** The machine's PostgreSQL when DATABASE_URL is set (CI), else embedded PGlite. Read once, here. */
 export const DATABASE_URL = process.env["DATABASE_URL"] || undefined;

@@ -2,7 +2,11 @@ import { randomBytes } from "node:crypto";
 
 /** Typed builders for LINE webhook bodies (shapes from webhook.yml). */
 let seq = 0;
-export const ulidLike = () => `01${Date.now().toString(36).toUpperCase().padStart(10, "0")}${(seq++).toString(36).toUpperCase().padStart(4, "0")}${randomBytes(5).toString("hex").toUpperCase()}`.slice(0, 26);
+export const ulidLike = () =>
+  `01${Date.now().toString(36).toUpperCase().padStart(10, "0")}${(seq++).toString(36).toUpperCase().padStart(4, "0")}${randomBytes(5).toString("hex").toUpperCase()}`.slice(
+    0,
+    26,
+  );
 export const lineUserId = () => `U${randomBytes(16).toString("hex")}`;
 export const DESTINATION = "U8e742f61d673b39c7fff3cecb7536ef0";
 

@@ -1,7 +1,7 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const serverDir = fileURLToPath(new URL("../../../server", import.meta.url));
@@ -30,11 +30,7 @@ export interface ServerProcess {
 }
 
 /** Runs `server/<script>` in a child process with exactly the given environment (plus PATH). */
-export async function startServerProcess(
-  env: Record<string, string>,
-  script = "src/main.ts",
-  opts: { waitForOutput?: string } = {},
-): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, script = "src/main.ts", opts: { waitForOutput?: string } = {}): Promise<ServerProcess> {
   const port = env["PORT"] ? Number(env["PORT"]) : await freePort();
   // A built bundle (.mjs) runs on plain node, as `pnpm start` runs it; sources run under tsx.
   const child = spawn(process.execPath, script.endsWith(".mjs") ? [script] : ["--import", "tsx", script], {
@@ -45,7 +41,9 @@ export async function startServerProcess(
   let out = "";
   child.stdout!.on("data", (d) => (out += d.toString()));
   child.stderr!.on("data", (d) => (out += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   const url = `http://127.0.0.1:${port}`;
   // Under the 300 s test and hook timeouts, so a server that never comes up fails with its output.
   const deadline = Date.now() + PROCESS_WAIT_MS;

@@ -1,13 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { sql } from "@oa-notify/db";
 import { CONSENT_NOTICE_VERSIONS } from "@oa-notify/server/members/consent.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth } from "../helpers/app.ts";
-import {
-  bearer, bindByLink, bindingLink, buildLiffTestApp, CONSENT, createMember, lineUser, randomPhone, rid, type LiffTestContext,
-} from "./helpers.ts";
+import { bearer, bindByLink, bindingLink, buildLiffTestApp, CONSENT, createMember, type LiffTestContext, lineUser, randomPhone, rid } from "./helpers.ts";
 
 let t: LiffTestContext;
 beforeAll(async () => {
@@ -15,8 +13,16 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-const bind = async (sub: string, body: unknown) => request(t.app).post("/liff-api/bindings").set(bearer(await t.token(sub))).send(body as object);
-const otp = async (sub: string, phone: string) => request(t.app).post("/liff-api/otp").set(bearer(await t.token(sub))).send({ phone });
+const bind = async (sub: string, body: unknown) =>
+  request(t.app)
+    .post("/liff-api/bindings")
+    .set(bearer(await t.token(sub)))
+    .send(body as object);
+const otp = async (sub: string, phone: string) =>
+  request(t.app)
+    .post("/liff-api/otp")
+    .set(bearer(await t.token(sub)))
+    .send({ phone });
 const member = async (memberId: string) => (await request(t.app).get(`/api/v1/members/${memberId}`).set(auth())).body;
 const ledgerOf = (memberId: string) =>
   t.db.query<{ action: string; method: string; line_user_id: string; notice_version: string; purpose: string }>(
@@ -40,8 +46,21 @@ describe("binding links", () => {
   });
 
   it("needs the API key and an existing member", async () => {
-    expect((await request(t.app).post(`/api/v1/members/${rid("m")}/binding-links`).send()).status).toBe(401);
-    expect((await request(t.app).post(`/api/v1/members/${rid("nobody")}/binding-links`).set(auth()).send()).status).toBe(404);
+    expect(
+      (
+        await request(t.app)
+          .post(`/api/v1/members/${rid("m")}/binding-links`)
+          .send()
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await request(t.app)
+          .post(`/api/v1/members/${rid("nobody")}/binding-links`)
+          .set(auth())
+          .send()
+      ).status,
+    ).toBe(404);
   });
 
   it("binds with consent and records the grant in the ledger", async () => {
@@ -57,7 +76,9 @@ describe("binding links", () => {
     expect(await ledgerOf(memberId)).toEqual([
       { action: "grant", method: "binding_link", line_user_id: sub, notice_version: CONSENT.version, purpose: "transactional_notifications_via_line" },
     ]);
-    const me = await request(t.app).get("/liff-api/me").set(bearer(await t.token(sub)));
+    const me = await request(t.app)
+      .get("/liff-api/me")
+      .set(bearer(await t.token(sub)));
     expect(me.body.member.memberId).toBe(memberId);
     expect(me.body.member.phone).toMatch(/^\+886\*{5}\d{3}$/);
   });
@@ -107,15 +128,22 @@ describe("binding links", () => {
     await bindByLink(t, second.memberId, sub);
     expect((await member(first.memberId)).lineUserId).toBeNull();
     expect((await member(second.memberId)).lineUserId).toBe(sub);
-    expect((await ledgerOf(first.memberId)).map((r) => [r.action, r.method])).toEqual([["grant", "binding_link"], ["withdraw", "rebind"]]);
+    expect((await ledgerOf(first.memberId)).map((r) => [r.action, r.method])).toEqual([
+      ["grant", "binding_link"],
+      ["withdraw", "rebind"],
+    ]);
     // A member re-bound by another LINE user: the old user's binding ends too.
     const other = lineUser();
     await bindByLink(t, second.memberId, other);
     expect((await member(second.memberId)).lineUserId).toBe(other);
     expect((await ledgerOf(second.memberId)).map((r) => [r.action, r.line_user_id === sub ? "old" : "new"])).toEqual([
-      ["grant", "old"], ["withdraw", "old"], ["grant", "new"],
+      ["grant", "old"],
+      ["withdraw", "old"],
+      ["grant", "new"],
     ]);
-    const me = await request(t.app).get("/liff-api/me").set(bearer(await t.token(sub)));
+    const me = await request(t.app)
+      .get("/liff-api/me")
+      .set(bearer(await t.token(sub)));
     expect(me.body.member).toBeNull();
   });
 });
@@ -134,7 +162,9 @@ describe("withdrawal", () => {
     const { memberId } = await createMember(t);
     const sub = lineUser();
     await bindByLink(t, memberId, sub);
-    const del = await request(t.app).delete("/liff-api/bindings").set(bearer(await t.token(sub)));
+    const del = await request(t.app)
+      .delete("/liff-api/bindings")
+      .set(bearer(await t.token(sub)));
     expect(del.status).toBe(204);
     // The notifier routes by members.line_user_id at send time: with it gone no push can go to this user.
     const m = await member(memberId);
@@ -143,9 +173,17 @@ describe("withdrawal", () => {
     const rows = await t.db.query<{ n: string }>(sql`select count(*) as n from members where line_user_id = ${sub}`);
     expect(Number(rows[0]!.n)).toBe(0);
     expect((await ledgerOf(memberId)).map((r) => r.action)).toEqual(["grant", "withdraw"]);
-    const history = await request(t.app).get("/liff-api/consents").set(bearer(await t.token(sub)));
+    const history = await request(t.app)
+      .get("/liff-api/consents")
+      .set(bearer(await t.token(sub)));
     expect(history.body.items.map((i: { action: string }) => i.action)).toEqual(["withdraw", "grant"]);
-    expect((await request(t.app).delete("/liff-api/bindings").set(bearer(await t.token(sub)))).status).toBe(404);
+    expect(
+      (
+        await request(t.app)
+          .delete("/liff-api/bindings")
+          .set(bearer(await t.token(sub)))
+      ).status,
+    ).toBe(404);
   });
 
   it("the ledger cannot be rewritten", async () => {
@@ -167,7 +205,9 @@ describe("phone + OTP", () => {
     const stored = await t.db.query<{ code_hash: string }>(sql`select code_hash from otp_challenges where line_user_id = ${sub}`);
     expect(stored).toHaveLength(1);
     expect(stored[0]!.code_hash).not.toContain(code!);
-    const outbox = await t.db.query<{ purpose: string; status: string }>(sql`select purpose, status from sms_outbox where phone_hash = (select phone_hash from members where member_id = ${memberId})`);
+    const outbox = await t.db.query<{ purpose: string; status: string }>(
+      sql`select purpose, status from sms_outbox where phone_hash = (select phone_hash from members where member_id = ${memberId})`,
+    );
     expect(outbox).toEqual([{ purpose: "otp", status: "sent" }]);
     expect(t.logs.text).not.toContain(code!);
     expect(t.logs.text).not.toContain(e164);

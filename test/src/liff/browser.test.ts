@@ -2,9 +2,9 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, startSandboxStack, type SandboxStack } from "../helpers/browser.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, type SandboxStack, startSandboxStack } from "../helpers/browser.ts";
 import type { ServerProcess } from "../helpers/process.ts";
 import { randomPhone, rid } from "./helpers.ts";
 
@@ -61,7 +61,14 @@ async function simUserAndMember(opts: { friend?: boolean } = {}) {
 
 /** A phone-sized page; the browser's own time zone is not Taipei, so dates prove the Asia/Taipei formatting. */
 async function phonePage(locale = "zh-TW"): Promise<{ ctx: BrowserContext; page: Page; problems: string[] }> {
-  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, locale, timezoneId: "America/New_York", isMobile: true, hasTouch: true });
+  const ctx = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    locale,
+    timezoneId: "America/New_York",
+    isMobile: true,
+    hasTouch: true,
+  });
   const page = await ctx.newPage();
   return { ctx, page, problems: collectProblems(page) };
 }
@@ -82,7 +89,6 @@ async function bindViaApi(who: { userId: string; memberId: string }) {
 }
 
 describe.skipIf(!hasChromium)("LIFF app in chromium (sandbox)", () => {
-
   it("binds by link after the consent notice", async () => {
     const who = await simUserAndMember();
     const link = await api("POST", `/api/v1/members/${who.memberId}/binding-links`);
@@ -114,14 +120,28 @@ describe.skipIf(!hasChromium)("LIFF app in chromium (sandbox)", () => {
     const who = await simUserAndMember();
     const billId = rid("B");
     expect(
-      (await api("PUT", `/api/v1/bills/${billId}`, {
-        memberId: who.memberId, status: "unpaid", amountTwd: 1280, period: "2026 年 11 月", issuedAt: "2026-11-20T02:00:00Z",
-        dueAt: "2026-12-05T15:59:59Z", paymentUrl: "https://pay.example.com/bills/1",
-        items: [{ name: "月租費", amountTwd: 999 }, { name: "加值服務", amountTwd: 281 }],
-      })).status,
+      (
+        await api("PUT", `/api/v1/bills/${billId}`, {
+          memberId: who.memberId,
+          status: "unpaid",
+          amountTwd: 1280,
+          period: "2026 年 11 月",
+          issuedAt: "2026-11-20T02:00:00Z",
+          dueAt: "2026-12-05T15:59:59Z",
+          paymentUrl: "https://pay.example.com/bills/1",
+          items: [
+            { name: "月租費", amountTwd: 999 },
+            { name: "加值服務", amountTwd: 281 },
+          ],
+        })
+      ).status,
     ).toBe(201);
     const sent = await api("POST", "/api/v1/notifications", {
-      memberId: who.memberId, scenario: "billing", urgency: "day", text: "您的 11 月帳單已出帳，金額 NT$1,280。", nextStep: { type: "bill", id: billId },
+      memberId: who.memberId,
+      scenario: "billing",
+      urgency: "day",
+      text: "您的 11 月帳單已出帳，金額 NT$1,280。",
+      nextStep: { type: "bill", id: billId },
     });
     expect(sent.status).toBe(202);
 
@@ -158,10 +178,20 @@ describe.skipIf(!hasChromium)("LIFF app in chromium (sandbox)", () => {
     await bindViaApi(owner);
     const orderId = rid("O");
     expect(
-      (await api("PUT", `/api/v1/orders/${orderId}`, {
-        memberId: owner.memberId, status: "shipped", amountTwd: 1350, orderedAt: "2026-11-25T03:10:00Z", deliveryEta: "2026-11-28T02:00:00Z",
-        trackingUrl: "https://track.example.com/TW123", items: [{ name: "不鏽鋼保溫瓶 500ml", quantity: 2, unitPriceTwd: 450 }, { name: "杯刷", quantity: 1, unitPriceTwd: 450 }],
-      })).status,
+      (
+        await api("PUT", `/api/v1/orders/${orderId}`, {
+          memberId: owner.memberId,
+          status: "shipped",
+          amountTwd: 1350,
+          orderedAt: "2026-11-25T03:10:00Z",
+          deliveryEta: "2026-11-28T02:00:00Z",
+          trackingUrl: "https://track.example.com/TW123",
+          items: [
+            { name: "不鏽鋼保溫瓶 500ml", quantity: 2, unitPriceTwd: 450 },
+            { name: "杯刷", quantity: 1, unitPriceTwd: 450 },
+          ],
+        })
+      ).status,
     ).toBe(201);
     const { ctx, page, problems } = await phonePage();
     await page.goto(`${srv.url}/liff/orders/${orderId}?sandboxUser=${owner.userId}`);

@@ -1,9 +1,9 @@
-import { createServer, type Server } from "node:http";
 import { randomBytes, randomUUID } from "node:crypto";
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
-import request from "supertest";
+import { createServer, type Server } from "node:http";
 import { sql } from "@oa-notify/db";
 import { signViewToken } from "@oa-notify/server/lib/view-token.ts";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import request from "supertest";
 import { auth, buildTestApp, type TestContext } from "../helpers/app.ts";
 
 export const LOGIN_CHANNEL_ID = "1657000001";
@@ -87,7 +87,9 @@ export interface LiffTestContext extends TestContext {
 
 export async function buildLiffTestApp(env: Record<string, string> = {}): Promise<LiffTestContext> {
   const jwks = await startJwks();
-  const t = await buildTestApp({ env: { LINE_API_BASE_URL: jwks.url, LINE_LOGIN_CHANNEL_ID: LOGIN_CHANNEL_ID, LIFF_ID: "1657000001-AbCdEfGh", LINE_OA_BASIC_ID: "@oanotify", ...env } });
+  const t = await buildTestApp({
+    env: { LINE_API_BASE_URL: jwks.url, LINE_LOGIN_CHANNEL_ID: LOGIN_CHANNEL_ID, LIFF_ID: "1657000001-AbCdEfGh", LINE_OA_BASIC_ID: "@oanotify", ...env },
+  });
   const close = t.close;
   return Object.assign(t, {
     jwks,
@@ -122,7 +124,10 @@ export async function bindingLink(t: TestContext, memberId: string) {
 /** Binds through the public API with a binding link (the real path). */
 export async function bindByLink(t: LiffTestContext, memberId: string, sub: string) {
   const { token } = await bindingLink(t, memberId);
-  const res = await request(t.app).post("/liff-api/bindings").set(bearer(await t.token(sub))).send({ bindingToken: token, consent: CONSENT });
+  const res = await request(t.app)
+    .post("/liff-api/bindings")
+    .set(bearer(await t.token(sub)))
+    .send({ bindingToken: token, consent: CONSENT });
   if (res.status !== 201) throw new Error(`bind: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
@@ -130,14 +135,29 @@ export async function putBill(t: TestContext, billId: string, memberId: string, 
   const res = await request(t.app)
     .put(`/api/v1/bills/${billId}`)
     .set(auth())
-    .send({ memberId, status: "unpaid", amountTwd: 1280, period: "2026-11", dueAt: "2026-12-05T15:59:59Z", paymentUrl: "https://pay.example.com/b/1", ...extra });
+    .send({
+      memberId,
+      status: "unpaid",
+      amountTwd: 1280,
+      period: "2026-11",
+      dueAt: "2026-12-05T15:59:59Z",
+      paymentUrl: "https://pay.example.com/b/1",
+      ...extra,
+    });
   if (res.status >= 300) throw new Error(`bill: ${res.status} ${JSON.stringify(res.body)}`);
 }
 export async function putOrder(t: TestContext, orderId: string, memberId: string) {
   const res = await request(t.app)
     .put(`/api/v1/orders/${orderId}`)
     .set(auth())
-    .send({ memberId, status: "shipped", items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }], amountTwd: 900, orderedAt: "2026-11-25T03:00:00Z", trackingUrl: "https://track.example.com/x" });
+    .send({
+      memberId,
+      status: "shipped",
+      items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }],
+      amountTwd: 900,
+      orderedAt: "2026-11-25T03:00:00Z",
+      trackingUrl: "https://track.example.com/x",
+    });
   if (res.status >= 300) throw new Error(`order: ${res.status} ${JSON.stringify(res.body)}`);
 }
 

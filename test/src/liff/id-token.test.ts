@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { SignJWT, UnsecuredJWT } from "jose";
-import { buildLiffTestApp, bearer, lineUser, LOGIN_CHANNEL_ID, type LiffTestContext } from "./helpers.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bearer, buildLiffTestApp, type LiffTestContext, LOGIN_CHANNEL_ID, lineUser } from "./helpers.ts";
 
 let t: LiffTestContext;
 beforeAll(async () => {

@@ -1,11 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { sql } from "@oa-notify/db";
 import { signViewToken } from "@oa-notify/server/lib/view-token.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth, sign } from "../helpers/app.ts";
 import { followEvent, webhookBody } from "../helpers/events.ts";
 import {
-  bearer, bindByLink, buildLiffTestApp, createMember, lineUser, notificationWithViewToken, putBill, putOrder, rid, type LiffTestContext,
+  bearer,
+  bindByLink,
+  buildLiffTestApp,
+  createMember,
+  type LiffTestContext,
+  lineUser,
+  notificationWithViewToken,
+  putBill,
+  putOrder,
+  rid,
 } from "./helpers.ts";
 
 let t: LiffTestContext;
@@ -14,7 +23,10 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-const get = async (sub: string, path: string) => request(t.app).get(path).set(bearer(await t.token(sub)));
+const get = async (sub: string, path: string) =>
+  request(t.app)
+    .get(path)
+    .set(bearer(await t.token(sub)));
 const seenAt = async (nid: string) => (await t.db.query<{ seen_at: Date | null }>(sql`select seen_at from notifications where id = ${nid}`))[0]!.seen_at;
 
 describe("backend upserts", () => {
@@ -23,7 +35,14 @@ describe("backend upserts", () => {
     const billId = rid("b");
     const body = { memberId, status: "unpaid", amountTwd: 1280.5, period: "2026-11", dueAt: "2026-12-05T15:59:59Z", paymentUrl: "https://pay.example.com/x" };
     expect((await request(t.app).put(`/api/v1/bills/${billId}`).set(auth()).send(body)).status).toBe(201);
-    expect((await request(t.app).put(`/api/v1/bills/${billId}`).set(auth()).send({ ...body, status: "paid" })).status).toBe(200);
+    expect(
+      (
+        await request(t.app)
+          .put(`/api/v1/bills/${billId}`)
+          .set(auth())
+          .send({ ...body, status: "paid" })
+      ).status,
+    ).toBe(200);
     const row = await t.db.query<{ status: string; amount_twd: string }>(sql`select status, amount_twd from bills where bill_id = ${billId}`);
     expect(row[0]!.status).toBe("paid");
     expect(Number(row[0]!.amount_twd)).toBe(1280.5);
@@ -36,21 +55,57 @@ describe("backend upserts", () => {
       { ...body, dueAt: "tomorrow" },
       { ...body, extra: 1 },
     ]) {
-      const res = await request(t.app).put(`/api/v1/bills/${rid("b")}`).set(auth()).send(bad);
+      const res = await request(t.app)
+        .put(`/api/v1/bills/${rid("b")}`)
+        .set(auth())
+        .send(bad);
       expect(res.status, JSON.stringify(bad)).toBe(400);
       expect(res.body.error.code).toBe("validation_failed");
     }
-    expect((await request(t.app).put(`/api/v1/bills/${rid("b")}`).set(auth()).send({ ...body, memberId: rid("ghost") })).status).toBe(422);
-    expect((await request(t.app).put(`/api/v1/bills/${rid("b")}`).send(body)).status).toBe(401);
+    expect(
+      (
+        await request(t.app)
+          .put(`/api/v1/bills/${rid("b")}`)
+          .set(auth())
+          .send({ ...body, memberId: rid("ghost") })
+      ).status,
+    ).toBe(422);
+    expect(
+      (
+        await request(t.app)
+          .put(`/api/v1/bills/${rid("b")}`)
+          .send(body)
+      ).status,
+    ).toBe(401);
   });
 
   it("PUT /api/v1/orders/:id creates and validates items", async () => {
     const { memberId } = await createMember(t);
     const orderId = rid("o");
-    const body = { memberId, status: "shipped", items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }], amountTwd: 900, trackingUrl: "https://t.example.com/1" };
+    const body = {
+      memberId,
+      status: "shipped",
+      items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }],
+      amountTwd: 900,
+      trackingUrl: "https://t.example.com/1",
+    };
     expect((await request(t.app).put(`/api/v1/orders/${orderId}`).set(auth()).send(body)).status).toBe(201);
-    expect((await request(t.app).put(`/api/v1/orders/${rid("o")}`).set(auth()).send({ ...body, items: [] })).status).toBe(400);
-    expect((await request(t.app).put(`/api/v1/orders/${rid("o")}`).set(auth()).send({ ...body, items: [{ name: "x", quantity: 0, unitPriceTwd: 1 }] })).status).toBe(400);
+    expect(
+      (
+        await request(t.app)
+          .put(`/api/v1/orders/${rid("o")}`)
+          .set(auth())
+          .send({ ...body, items: [] })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await request(t.app)
+          .put(`/api/v1/orders/${rid("o")}`)
+          .set(auth())
+          .send({ ...body, items: [{ name: "x", quantity: 0, unitPriceTwd: 1 }] })
+      ).status,
+    ).toBe(400);
   });
 });
 
@@ -63,7 +118,14 @@ describe("GET /liff-api/bills/:id and /orders/:id", () => {
     await putBill(t, billId, memberId);
     const res = await get(sub, `/liff-api/bills/${billId}`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ billId, amountTwd: 1280, status: "unpaid", dueAt: "2026-12-05T15:59:59.000Z", paymentUrl: "https://pay.example.com/b/1", viewer: { access: "owner", bound: true } });
+    expect(res.body).toMatchObject({
+      billId,
+      amountTwd: 1280,
+      status: "unpaid",
+      dueAt: "2026-12-05T15:59:59.000Z",
+      paymentUrl: "https://pay.example.com/b/1",
+      viewer: { access: "owner", bound: true },
+    });
   });
 
   it("IDOR: user B cannot read user A's bill or order (404, same as missing)", async () => {
@@ -149,7 +211,12 @@ describe("GET /liff-api/bills/:id and /orders/:id", () => {
     const { nid, viewToken } = await notificationWithViewToken(t, { type: "order", id: orderId }, memberId);
     const res = await get(sub, `/liff-api/orders/${orderId}?t=${viewToken}`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ orderId, amountTwd: 900, items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }], viewer: { access: "owner", bound: true } });
+    expect(res.body).toMatchObject({
+      orderId,
+      amountTwd: 900,
+      items: [{ name: "保溫瓶", quantity: 2, unitPriceTwd: 450 }],
+      viewer: { access: "owner", bound: true },
+    });
     expect(await seenAt(nid)).not.toBeNull();
   });
 });
@@ -161,9 +228,14 @@ describe("friend prompts", () => {
     await putBill(t, billId, memberId);
     const { nid, viewToken } = await notificationWithViewToken(t, { type: "bill", id: billId }, memberId);
     const sub = lineUser();
-    const res = await request(t.app).post("/liff-api/friend-prompts").set(bearer(await t.token(sub))).send({ viewToken, page: "bill" });
+    const res = await request(t.app)
+      .post("/liff-api/friend-prompts")
+      .set(bearer(await t.token(sub)))
+      .send({ viewToken, page: "bill" });
     expect(res.status).toBe(201);
-    const rows = await t.db.query<{ notification_id: string; converted_at: Date | null }>(sql`select notification_id, converted_at from friend_prompts where line_user_id = ${sub}`);
+    const rows = await t.db.query<{ notification_id: string; converted_at: Date | null }>(
+      sql`select notification_id, converted_at from friend_prompts where line_user_id = ${sub}`,
+    );
     expect(rows).toEqual([{ notification_id: nid, converted_at: null }]);
     t.clock.advance(60_000);
     const body = webhookBody([followEvent(sub, { timestamp: t.clock.now().getTime() + 10_000 })]);

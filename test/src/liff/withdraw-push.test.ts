@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth } from "../helpers/app.ts";
-import { notifyHarness, text, type NotifyHarness } from "../notify/harness.ts";
+import { type NotifyHarness, notifyHarness, text } from "../notify/harness.ts";
 import { CONSENT } from "./helpers.ts";
 
 /**
@@ -33,7 +33,9 @@ describe("withdrawal stops push", () => {
     await h.run();
     expect(pushesTo(userId)).toBe(1);
 
-    const del = await request(h.t.app).delete("/liff-api/bindings").set({ Authorization: `Bearer ${idToken}` });
+    const del = await request(h.t.app)
+      .delete("/liff-api/bindings")
+      .set({ Authorization: `Bearer ${idToken}` });
     expect(del.status).toBe(204);
     const member = await request(h.t.app).get(`/api/v1/members/${m.memberId}`).set(auth());
     expect(member.body.lineUserId).toBeNull();

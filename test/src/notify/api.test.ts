@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { sql } from "@oa-notify/db";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth } from "../helpers/app.ts";
-import { notifyHarness, text, type NotifyHarness } from "./harness.ts";
+import { type NotifyHarness, notifyHarness, text } from "./harness.ts";
 
 let h: NotifyHarness;
 beforeAll(async () => {
@@ -25,52 +25,103 @@ describe("validation: 4xx naming the field, nothing stored", () => {
     ["unapproved scenario to a non-friend", async () => ({ phone: "0912345678", scenario: "promotion", urgency: "day", ...text() }), 422, "scenario"],
     [
       "image for PNP",
-      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", messages: [{ type: "image", originalContentUrl: "https://e.x/a.jpg", previewImageUrl: "https://e.x/a.jpg" }] }),
+      async () => ({
+        phone: "0912345678",
+        scenario: "shipping",
+        urgency: "day",
+        messages: [{ type: "image", originalContentUrl: "https://e.x/a.jpg", previewImageUrl: "https://e.x/a.jpg" }],
+      }),
       422,
       "messages.0.type",
     ],
-    ["text over 5000 UTF-16 units", async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", messages: [{ type: "text", text: "😀".repeat(2501) }] }), 400, "body.messages.0.text"],
-    ["6 messages", async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", messages: Array.from({ length: 6 }, () => ({ type: "text", text: "x" })) }), 400, "body.messages"],
+    [
+      "text over 5000 UTF-16 units",
+      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", messages: [{ type: "text", text: "😀".repeat(2501) }] }),
+      400,
+      "body.messages.0.text",
+    ],
+    [
+      "6 messages",
+      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", messages: Array.from({ length: 6 }, () => ({ type: "text", text: "x" })) }),
+      400,
+      "body.messages",
+    ],
     ["0 messages", async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", messages: [] }), 400, "body.messages"],
     [
       "5 messages plus a next-step button",
-      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", nextStep: { type: "order", id: "o1" }, messages: Array.from({ length: 5 }, () => ({ type: "text", text: "x" })) }),
+      async () => ({
+        phone: "0912345678",
+        scenario: "shipping",
+        urgency: "day",
+        nextStep: { type: "order", id: "o1" },
+        messages: Array.from({ length: 5 }, () => ({ type: "text", text: "x" })),
+      }),
       400,
       "body.messages",
     ],
     [
       "16 template items",
-      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", template: { templateKey: "t", body: { items: Array.from({ length: 16 }, (_, i) => ({ itemKey: `k${i}`, content: "x" })) } } }),
+      async () => ({
+        phone: "0912345678",
+        scenario: "shipping",
+        urgency: "day",
+        template: { templateKey: "t", body: { items: Array.from({ length: 16 }, (_, i) => ({ itemKey: `k${i}`, content: "x" })) } },
+      }),
       400,
       "body.template.body.items",
     ],
     [
       "template item over 300 chars",
-      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", template: { templateKey: "t", body: { items: [{ itemKey: "k", content: "x".repeat(301) }] } } }),
+      async () => ({
+        phone: "0912345678",
+        scenario: "shipping",
+        urgency: "day",
+        template: { templateKey: "t", body: { items: [{ itemKey: "k", content: "x".repeat(301) }] } },
+      }),
       400,
       "body.template.body.items.0.content",
     ],
     [
       "emphasized item over 15 chars",
-      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", template: { templateKey: "t", body: { emphasizedItem: { itemKey: "k", content: "x".repeat(16) } } } }),
+      async () => ({
+        phone: "0912345678",
+        scenario: "shipping",
+        urgency: "day",
+        template: { templateKey: "t", body: { emphasizedItem: { itemKey: "k", content: "x".repeat(16) } } },
+      }),
       400,
       "body.template.body.emphasizedItem.content",
     ],
     [
       "3 template buttons",
-      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", template: { templateKey: "t", body: { buttons: ["a", "b", "c"].map((k) => ({ buttonKey: k, url: "https://e.x/" })) } } }),
+      async () => ({
+        phone: "0912345678",
+        scenario: "shipping",
+        urgency: "day",
+        template: { templateKey: "t", body: { buttons: ["a", "b", "c"].map((k) => ({ buttonKey: k, url: "https://e.x/" })) } },
+      }),
       400,
       "body.template.body.buttons",
     ],
     [
       "template button URL over 1000 chars",
-      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", template: { templateKey: "t", body: { buttons: [{ buttonKey: "a", url: `https://e.x/${"a".repeat(1000)}` }] } } }),
+      async () => ({
+        phone: "0912345678",
+        scenario: "shipping",
+        urgency: "day",
+        template: { templateKey: "t", body: { buttons: [{ buttonKey: "a", url: `https://e.x/${"a".repeat(1000)}` }] } },
+      }),
       400,
       "body.template.body.buttons.0.url",
     ],
     ["unknown member without phone", async () => ({ memberId: "nobody-here", scenario: "shipping", urgency: "day", ...text() }), 422, "memberId"],
     ["unknown field", async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", ...text(), color: "red" }), 400, "body"],
-    ["negative afterSeconds", async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", ...text(), sms: { afterSeconds: -1 } }), 400, "body.sms.afterSeconds"],
+    [
+      "negative afterSeconds",
+      async () => ({ phone: "0912345678", scenario: "shipping", urgency: "day", ...text(), sms: { afterSeconds: -1 } }),
+      400,
+      "body.sms.afterSeconds",
+    ],
   ];
   for (const [name, body, status, field] of cases) {
     it(name, async () => {
@@ -84,7 +135,9 @@ describe("validation: 4xx naming the field, nothing stored", () => {
   }
 
   it("needs an API key", async () => {
-    const res = await request(h.t.app).post("/api/v1/notifications").send({ phone: "0912345678", scenario: "shipping", urgency: "day", ...text() });
+    const res = await request(h.t.app)
+      .post("/api/v1/notifications")
+      .send({ phone: "0912345678", scenario: "shipping", urgency: "day", ...text() });
     expect(res.status).toBe(401);
   });
 
@@ -150,7 +203,12 @@ describe("batch", () => {
 
   it("takes 10,000 items in one request (streamed, inserted in one statement)", async () => {
     const before = await count();
-    const items = Array.from({ length: 10_000 }, (_, i) => ({ phone: `0912${String(i).padStart(6, "0")}`, scenario: "billing", urgency: "days", text: `帳單 #${i}` }));
+    const items = Array.from({ length: 10_000 }, (_, i) => ({
+      phone: `0912${String(i).padStart(6, "0")}`,
+      scenario: "billing",
+      urgency: "days",
+      text: `帳單 #${i}`,
+    }));
     const res = await batch(items);
     expect(res.status).toBe(202);
     expect(res.body.accepted).toBe(10_000);
@@ -190,7 +248,9 @@ describe("stats", () => {
     await h.deliveries();
     h.t.clock.advance(60_000);
     const to = h.t.clock.now().toISOString();
-    const res = await request(h.t.app).get(`/api/v1/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`).set(auth());
+    const res = await request(h.t.app)
+      .get(`/api/v1/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)
+      .set(auth());
     expect(res.status).toBe(200);
     expect(res.body.total).toBe(3);
     expect(res.body.byChannel.push.states.delivered).toBe(1);
@@ -201,7 +261,9 @@ describe("stats", () => {
     expect(res.body.fallback).toMatchObject({ lineRouted: 3, fellBackToSms: 1 });
     expect(res.body.fallback.rate).toBeCloseTo(1 / 3, 2);
     expect(res.body.deliveredLate).toBe(0);
-    const bad = await request(h.t.app).get(`/api/v1/stats?from=${encodeURIComponent(to)}&to=${encodeURIComponent(from)}`).set(auth());
+    const bad = await request(h.t.app)
+      .get(`/api/v1/stats?from=${encodeURIComponent(to)}&to=${encodeURIComponent(from)}`)
+      .set(auth());
     expect(bad.status).toBe(400);
   });
 });
@@ -217,7 +279,9 @@ describe("stats and cancellation", () => {
     await h.run();
     h.t.clock.advance(60_000);
     const to = h.t.clock.now().toISOString();
-    const res = await request(h.t.app).get(`/api/v1/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`).set(auth());
+    const res = await request(h.t.app)
+      .get(`/api/v1/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`)
+      .set(auth());
     expect(res.body.total).toBe(1);
     expect(res.body.costTwd.total).toBe(0);
     expect(res.body.allSmsCostTwd).toBe(0);

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { sql } from "@oa-notify/db";
 import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
 import { markSeen } from "@oa-notify/server/notify/seen.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth } from "../helpers/app.ts";
-import { notifyHarness, text, HOUR, MIN, type NotifyHarness } from "./harness.ts";
+import { HOUR, MIN, type NotifyHarness, notifyHarness, text } from "./harness.ts";
 
 let h: NotifyHarness;
 beforeAll(async () => {
@@ -27,7 +27,10 @@ async function claimOne(id: string): Promise<Claimed> {
   const mine = rows.find((r) => r.id === id);
   // Anything else claimed is made due again at once, untouched.
   const others = rows.filter((r) => r.id !== id).map((r) => r.id);
-  if (others.length) await h.t.db.query(sql`update notifications set due_at = ${h.t.clock.now().toISOString()}::timestamptz where id in (select value::uuid from json_array_elements_text(${JSON.stringify(others)}::json))`);
+  if (others.length)
+    await h.t.db.query(
+      sql`update notifications set due_at = ${h.t.clock.now().toISOString()}::timestamptz where id in (select value::uuid from json_array_elements_text(${JSON.stringify(others)}::json))`,
+    );
   if (!mine) throw new Error(`row ${id} was not due`);
   return mine;
 }

@@ -1,16 +1,16 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
-import { createDb, sql, type Database } from "@oa-notify/db";
+import { fileURLToPath } from "node:url";
+import { createDb, type Database, sql } from "@oa-notify/db";
 import { createLineApi, createLogger } from "@oa-notify/server";
-import { createNotifyWorker } from "@oa-notify/server/notify/worker.ts";
 import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
+import { createNotifyWorker } from "@oa-notify/server/notify/worker.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auth } from "../helpers/app.ts";
 import { createTestDb, DATABASE_URL } from "../helpers/db.ts";
 import { prerequisite } from "../helpers/prerequisites.ts";
-import { ACCESS_TOKEN, notifyHarness, randomPhone, type NotifyHarness } from "./harness.ts";
+import { ACCESS_TOKEN, type NotifyHarness, notifyHarness, randomPhone } from "./harness.ts";
 
 // Several processes on one database need a real PostgreSQL (PGlite is in-process): skipped without DATABASE_URL,
 // except under CI=true, where that fails.
@@ -51,7 +51,9 @@ async function makeBatch(n: number): Promise<{ ids: string[]; friendIds: Set<str
   const res = await request(h.t.app).post("/api/v1/notifications/batch").set(auth()).send({ notifications: items });
   expect(res.status).toBe(202);
   const ids = res.body.results.map((r: { id: string }) => r.id);
-  const rows = await h.t.db.query<{ id: string }>(sql`select id from notifications where channel = 'push' and id in (select value::uuid from json_array_elements_text(${JSON.stringify(ids)}::json))`);
+  const rows = await h.t.db.query<{ id: string }>(
+    sql`select id from notifications where channel = 'push' and id in (select value::uuid from json_array_elements_text(${JSON.stringify(ids)}::json))`,
+  );
   return { ids, friendIds: new Set(rows.map((r) => r.id)) };
 }
 
@@ -93,8 +95,14 @@ pg("several workers (PostgreSQL; skipped without DATABASE_URL)", () => {
     const { ids } = await makeBatch(200);
     const second: Database = await createDb({ url: h.t.db.url!, migrate: false, poolSize: 5 });
     const line = createLineApi({ baseUrl: h.emulator.url, channelAccessToken: ACCESS_TOKEN });
-    const w1 = createNotifyWorker({ db: h.t.db, line, sms: h.sms, clock: h.t.clock, logger: createLogger("silent"), config: h.t.config }, { concurrency: 8, pollMs: 20 });
-    const w2 = createNotifyWorker({ db: second, line, sms: h.sms, clock: h.t.clock, logger: createLogger("silent"), config: h.t.config }, { concurrency: 8, pollMs: 20 });
+    const w1 = createNotifyWorker(
+      { db: h.t.db, line, sms: h.sms, clock: h.t.clock, logger: createLogger("silent"), config: h.t.config },
+      { concurrency: 8, pollMs: 20 },
+    );
+    const w2 = createNotifyWorker(
+      { db: second, line, sms: h.sms, clock: h.t.clock, logger: createLogger("silent"), config: h.t.config },
+      { concurrency: 8, pollMs: 20 },
+    );
     h.emulator.setFaults({ latencyMs: 5 });
     w1.start();
     w2.start();
@@ -158,7 +166,12 @@ pg("crash and restart (PostgreSQL; skipped without DATABASE_URL)", () => {
       h.emulator.clearFaults();
     }
     const per = await sendsPer(ids);
-    if (process.env["NOTIFY_TEST_DEBUG"]) console.log({ pendingAtKill, zero: [...per.values()].filter((n) => n === 0).length, conflicts: h.emulator.requests().filter((r) => r.status === 409).length });
+    if (process.env["NOTIFY_TEST_DEBUG"])
+      console.log({
+        pendingAtKill,
+        zero: [...per.values()].filter((n) => n === 0).length,
+        conflicts: h.emulator.requests().filter((r) => r.status === 409).length,
+      });
     // Nothing twice, ever.
     expect(Math.max(...per.values())).toBe(1);
     // Push: the retry key makes a resend after the crash safe, so every push went out exactly once.
@@ -171,7 +184,9 @@ pg("crash and restart (PostgreSQL; skipped without DATABASE_URL)", () => {
     for (const r of rows) {
       expect(["delivered", "sent"]).toContain(r.status);
       if (per.get(r.id) === 0) {
-        const ev = await h.t.db.query<{ detail: { ambiguous?: boolean } }>(sql`select detail from notification_events where notification_id = ${r.id} and state = 'sent'`);
+        const ev = await h.t.db.query<{ detail: { ambiguous?: boolean } }>(
+          sql`select detail from notification_events where notification_id = ${r.id} and state = 'sent'`,
+        );
         expect(ev[0]?.detail.ambiguous).toBe(true);
       }
     }

@@ -1,14 +1,14 @@
-import { randomInt, randomBytes } from "node:crypto";
-import type { AddressInfo } from "node:net";
+import { randomBytes, randomInt } from "node:crypto";
 import type { Server } from "node:http";
-import request from "supertest";
+import type { AddressInfo } from "node:net";
 import { sql } from "@oa-notify/db";
 import { createLineApi, createLogger } from "@oa-notify/server";
-import { startLineEmulator, type StartedLineEmulator, type SimUserInput } from "@oa-notify/server/sandbox/emulator.ts";
-import { createNotifyWorker, type NotifyWorker, type NotifyWorkerOptions } from "@oa-notify/server/notify/worker.ts";
 import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
 import type { SmsProvider } from "@oa-notify/server/lib/sms/types.ts";
-import { auth, buildTestApp, listen, TEST_SECRET, testClock, testConfig, type TestContext } from "../helpers/app.ts";
+import { createNotifyWorker, type NotifyWorker, type NotifyWorkerOptions } from "@oa-notify/server/notify/worker.ts";
+import { type SimUserInput, type StartedLineEmulator, startLineEmulator } from "@oa-notify/server/sandbox/emulator.ts";
+import request from "supertest";
+import { auth, buildTestApp, listen, TEST_SECRET, type TestContext, testClock, testConfig } from "../helpers/app.ts";
 import type { TestDb } from "../helpers/db.ts";
 
 export const ACCESS_TOKEN = "test-access-token";
@@ -27,7 +27,11 @@ export interface NotifyHarness {
   post(body: unknown, headers?: Record<string, string>): request.Test;
   get(id: string): Promise<any>;
   /** a member with a fresh phone; options: a LINE user at the emulator (friend or not), bound to the member */
-  member(opts?: { sim?: SimUserInput | false; bind?: boolean; follow?: boolean }): Promise<{ memberId: string; phone: string; e164: string; userId: string | null }>;
+  member(opts?: {
+    sim?: SimUserInput | false;
+    bind?: boolean;
+    follow?: boolean;
+  }): Promise<{ memberId: string; phone: string; e164: string; userId: string | null }>;
   close(): Promise<void>;
 }
 
@@ -37,7 +41,9 @@ export function randomPhone(): { local: string; e164: string } {
   return { local: `09${a}${rest}`, e164: `+8869${a}${rest}` };
 }
 
-export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyWorkerOptions; env?: Record<string, string | undefined> } = {}): Promise<NotifyHarness> {
+export async function notifyHarness(
+  opts: { db?: TestDb; workerOptions?: NotifyWorkerOptions; env?: Record<string, string | undefined> } = {},
+): Promise<NotifyHarness> {
   const clock = testClock();
   const emulator = await startLineEmulator({
     channelSecret: TEST_SECRET,
@@ -57,7 +63,10 @@ export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyW
   // maxRatePauseMs 0: a 429's Retry-After still delays the row (on the manual clock), but does not also stall the
   // shared worker's bucket in real time for the following tests.
   const newWorker = (o: NotifyWorkerOptions = {}, s: SmsProvider = sms) =>
-    createNotifyWorker({ db: t.db, line, sms: s, clock: t.clock, logger, config: t.config }, { callTimeoutMs: 5_000, maxRatePauseMs: 0, ...opts.workerOptions, ...o });
+    createNotifyWorker(
+      { db: t.db, line, sms: s, clock: t.clock, logger, config: t.config },
+      { callTimeoutMs: 5_000, maxRatePauseMs: 0, ...opts.workerOptions, ...o },
+    );
   const worker = newWorker();
   const h: NotifyHarness = {
     t,
@@ -71,7 +80,12 @@ export async function notifyHarness(opts: { db?: TestDb; workerOptions?: NotifyW
       await t.app.services.processor.kick();
       await t.app.services.processor.drain();
     },
-    post: (body, headers = {}) => request(t.app).post("/api/v1/notifications").set(auth()).set(headers).send(body as object),
+    post: (body, headers = {}) =>
+      request(t.app)
+        .post("/api/v1/notifications")
+        .set(auth())
+        .set(headers)
+        .send(body as object),
     async get(id) {
       const res = await request(t.app).get(`/api/v1/notifications/${id}`).set(auth());
       if (res.status !== 200) throw new Error(`GET notification ${id}: ${res.status} ${JSON.stringify(res.body)}`);

@@ -3,14 +3,14 @@
 // opt-in at-least-once policy calls an ambiguous PNP once more when no delivery event came.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pg from "pg";
 import { sql } from "@oa-notify/db";
 import { createLineApi, createLogger } from "@oa-notify/server";
-import { createNotifyWorker } from "@oa-notify/server/notify/worker.ts";
 import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
+import { createNotifyWorker } from "@oa-notify/server/notify/worker.ts";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, DATABASE_URL } from "../helpers/db.ts";
-import { HOUR, notifyHarness, text, type NotifyHarness } from "./harness.ts";
+import { HOUR, type NotifyHarness, notifyHarness, text } from "./harness.ts";
 
 describe("at-least-once PNP (PNP_RESEND_AFTER_SECONDS)", () => {
   let h: NotifyHarness;
@@ -123,7 +123,9 @@ describe.skipIf(!DATABASE_URL)("the PNP sent-marker is committed while the reque
       expect(s).toBeDefined(); // the request started before its marker could commit
       expect(s!.bytes).toBe(s!.length - 1); // all but the last byte
       expect(s!.complete).toBe(0);
-      const [now] = await h.t.db.query<{ marker: unknown; status: string }>(sql`select pnp_call_started_at as marker, status from notifications where id = ${id}`);
+      const [now] = await h.t.db.query<{ marker: unknown; status: string }>(
+        sql`select pnp_call_started_at as marker, status from notifications where id = ${id}`,
+      );
       expect(now).toEqual({ marker: null, status: "accepted" }); // a crash now: nothing marked, nothing sent
     } finally {
       await locker.query("rollback");
@@ -133,7 +135,9 @@ describe.skipIf(!DATABASE_URL)("the PNP sent-marker is committed while the reque
     const s = seen.get(deliveryTagFor(id))!;
     expect(s.complete).toBe(1);
     expect(s.bytes).toBe(s.length);
-    const [after] = await h.t.db.query<{ marker: unknown; status: string }>(sql`select pnp_call_started_at as marker, status from notifications where id = ${id}`);
+    const [after] = await h.t.db.query<{ marker: unknown; status: string }>(
+      sql`select pnp_call_started_at as marker, status from notifications where id = ${id}`,
+    );
     expect(after!.status).toBe("sent");
     expect(after!.marker).not.toBeNull();
   });

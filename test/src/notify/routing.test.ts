@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql } from "@oa-notify/db";
-import { markSeen } from "@oa-notify/server/notify/seen.ts";
-import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
 import { verifyViewToken } from "@oa-notify/server/lib/view-token.ts";
+import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
+import { markSeen } from "@oa-notify/server/notify/seen.ts";
 import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sign } from "../helpers/app.ts";
 import { deliveryEvent, webhookBody } from "../helpers/events.ts";
-import { notifyHarness, text, MIN, HOUR, type NotifyHarness } from "./harness.ts";
+import { HOUR, MIN, type NotifyHarness, notifyHarness, text } from "./harness.ts";
 
 let h: NotifyHarness;
 beforeAll(async () => {
@@ -110,7 +110,10 @@ describe("PNP to a non-friend", () => {
 
   it("sends template PNP when the content is a template", async () => {
     const m = await h.member();
-    const template = { templateKey: "shipment_completed_tw", body: { emphasizedItem: { itemKey: "number_001_tw", content: "A-1001" }, items: [{ itemKey: "date_002_tw", content: "2026/11/27" }] } };
+    const template = {
+      templateKey: "shipment_completed_tw",
+      body: { emphasizedItem: { itemKey: "number_001_tw", content: "A-1001" }, items: [{ itemKey: "date_002_tw", content: "2026/11/27" }] },
+    };
     const res = await h.post({ memberId: m.memberId, scenario: "shipping", urgency: "day", template });
     expect(res.status).toBe(202);
     expect(res.body.route.pnpKind).toBe("template");
@@ -382,7 +385,9 @@ describe("failed", () => {
     const m = await h.member({ sim: false });
     const ghost = `U${"0".repeat(32)}`; // a user id LINE does not know
     await h.t.db.query(sql`update members set line_user_id = ${ghost} where member_id = ${m.memberId}`);
-    await h.t.db.query(sql`insert into line_users (user_id, friend, state_event_at) values (${ghost}, true, now()) on conflict (user_id) do update set friend = true`);
+    await h.t.db.query(
+      sql`insert into line_users (user_id, friend, state_event_at) values (${ghost}, true, now()) on conflict (user_id) do update set friend = true`,
+    );
     const res = await h.post({ memberId: m.memberId, scenario: "newsletter", urgency: "days", ...text() });
     expect(res.body.route.channel).toBe("push");
     await h.run();

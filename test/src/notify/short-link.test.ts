@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
 import { sql } from "@oa-notify/db";
 import { verifyViewToken } from "@oa-notify/server/lib/view-token.ts";
 import { nextStepUrl, smsSegments } from "@oa-notify/server/notify/render.ts";
 import { idFromShortCode, shortCode } from "@oa-notify/server/notify/short-link.ts";
 import { renderSmsText } from "@oa-notify/server/sandbox/render.ts";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestContext } from "../helpers/app.ts";
-import { notifyHarness, HOUR, MIN, type NotifyHarness } from "./harness.ts";
+import { HOUR, MIN, type NotifyHarness, notifyHarness } from "./harness.ts";
 
 /** A production-like public address: the link's length is what the SMS pays for. */
 const BASE = "https://notify.example.com.tw";
@@ -106,7 +106,10 @@ describe("short next-step link in the SMS", () => {
 
     // The page the link opens, with that token: the view is recorded.
     const idToken = await h.emulator.mintIdToken(m.userId!);
-    const page = await request(h.t.app).get(`/liff-api/bills/${step.id}`).query({ t: token }).set({ Authorization: `Bearer ${idToken}` });
+    const page = await request(h.t.app)
+      .get(`/liff-api/bills/${step.id}`)
+      .query({ t: token })
+      .set({ Authorization: `Bearer ${idToken}` });
     expect(page.status).toBe(200);
     expect(page.body.viewer.access).toBe("view_token");
     n = await h.get(res.body.id);
@@ -123,7 +126,14 @@ describe("short next-step link in the SMS", () => {
     const prod: TestContext = await buildTestApp({
       db: h.t.db,
       clock: h.t.clock,
-      env: { SANDBOX: "0", LINE_LOGIN_CHANNEL_ID: "2000000000", APP_SECRET: h.t.config.appSecret, LIFF_ID: "2000000001-prodliff", SMS_PROVIDER: "log", PUBLIC_BASE_URL: BASE },
+      env: {
+        SANDBOX: "0",
+        LINE_LOGIN_CHANNEL_ID: "2000000000",
+        APP_SECRET: h.t.config.appSecret,
+        LIFF_ID: "2000000001-prodliff",
+        SMS_PROVIDER: "log",
+        PUBLIC_BASE_URL: BASE,
+      },
     });
     try {
       expect(prod.config.sandbox).toBe(false);
@@ -173,7 +183,13 @@ describe("short next-step link in the SMS", () => {
 
   it("an SMS-only notice (minutes) uses the short link and no fallback lines; one part when short", async () => {
     const m = await h.member({ sim: false });
-    const res = await h.post({ memberId: m.memberId, scenario: "payment", urgency: "minutes", text: "刷卡通知 NT$2,000", nextStep: { type: "order", id: "o-9" } });
+    const res = await h.post({
+      memberId: m.memberId,
+      scenario: "payment",
+      urgency: "minutes",
+      text: "刷卡通知 NT$2,000",
+      nextStep: { type: "order", id: "o-9" },
+    });
     await h.run();
     const [sms] = h.emulator.smsInbox(m.e164);
     expect(sms!.text).toBe(`刷卡通知 NT$2,000\n${BASE}/n/${shortCode(res.body.id)}`);
@@ -212,6 +228,6 @@ describe("codes and segments", () => {
     expect(smsSegments("a".repeat(160))).toEqual({ encoding: "gsm7", units: 160, segments: 1 });
     expect(smsSegments("a".repeat(161)).segments).toBe(2);
     expect(smsSegments("{".repeat(80))).toEqual({ encoding: "gsm7", units: 160, segments: 1 });
-    expect(smsSegments("a".repeat(100) + "中").encoding).toBe("ucs2");
+    expect(smsSegments(`${"a".repeat(100)}中`).encoding).toBe("ucs2");
   });
 });

@@ -1,11 +1,11 @@
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHttpSmsProvider } from "@oa-notify/server/lib/sms/http.ts";
 import { createMitakeSmsProvider, mitakeNumber, parseMitakeResponse } from "@oa-notify/server/lib/sms/mitake.ts";
 import { SmsRejectedError, SmsRetryableError } from "@oa-notify/server/lib/sms/types.ts";
-import { notifyHarness, text, MIN, type NotifyHarness } from "./harness.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MIN, type NotifyHarness, notifyHarness, text } from "./harness.ts";
 
 /** A real HTTP SMS gateway on loopback whose answers the test scripts. */
 interface Gateway {
@@ -75,7 +75,13 @@ describe("mitake provider", () => {
     const got = mitake.received.at(-1)!;
     expect(got.url).toContain("CharsetURL=UTF8");
     const form = new URLSearchParams(got.body);
-    expect(Object.fromEntries(form)).toEqual({ username: "u", password: "p", dstaddr: "0912345678", smbody: "帳單通知", clientid: "0b9f3c1e-aaaa-4bbb-8ccc-123456789abc" });
+    expect(Object.fromEntries(form)).toEqual({
+      username: "u",
+      password: "p",
+      dstaddr: "0912345678",
+      smbody: "帳單通知",
+      clientid: "0b9f3c1e-aaaa-4bbb-8ccc-123456789abc",
+    });
     expect(p.dedupesOnReference).toBe(true);
   });
 

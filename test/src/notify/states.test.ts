@@ -1,9 +1,9 @@
-import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { notificationStatuses, sql } from "@oa-notify/db";
 import { renderTransitionTable, TABLE_END, TABLE_START } from "@oa-notify/server/notify/states-doc.ts";
 import { apply, pushDelivered, transitionDefs, windowExpired } from "@oa-notify/server/notify/transitions.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 
 /** The state machine as code (server/src/notify/transitions.ts) and its table in docs/states.md. */
@@ -28,7 +28,8 @@ describe("notification state machine", () => {
   it("every status is reached by some transition, and every transition's states are real ones", () => {
     const reached = new Set(transitionDefs.flatMap((d) => (Array.isArray(d.to) ? d.to : [])));
     for (const s of notificationStatuses) expect(reached, `no transition leads to ${s}`).toContain(s);
-    for (const d of transitionDefs) for (const s of [...(Array.isArray(d.from) ? d.from : []), ...(Array.isArray(d.to) ? d.to : [])]) expect(notificationStatuses).toContain(s);
+    for (const d of transitionDefs)
+      for (const s of [...(Array.isArray(d.from) ? d.from : []), ...(Array.isArray(d.to) ? d.to : [])]) expect(notificationStatuses).toContain(s);
     expect(new Set(transitionDefs.map((d) => d.name)).size).toBe(transitionDefs.length);
   });
 

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as nodeModule from "node:module";
 import { networkInterfaces, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import * as nodeModule from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
 import { freePort, PROCESS_WAIT_MS, serverDir } from "../helpers/process.ts";
@@ -99,7 +99,16 @@ describe.skipIf(!canHook)("the bundle at run time", () => {
     const log = join(tmp, `loaded-${port}.txt`);
     const child = spawn(process.execPath, ["--import", join(tmp, "hook.mjs"), join(outdir, "main.mjs")], {
       cwd: serverDir,
-      env: { PATH: process.env["PATH"] ?? "", PORT: String(port), LOAD_LOG: log, LOG_LEVEL: "warn", WORKER_ENABLED: "0", DATA_DIR: join(tmp, `data-${port}`), ...(db?.url ? { DATABASE_URL: db.url } : {}), ...env },
+      env: {
+        PATH: process.env["PATH"] ?? "",
+        PORT: String(port),
+        LOAD_LOG: log,
+        LOG_LEVEL: "warn",
+        WORKER_ENABLED: "0",
+        DATA_DIR: join(tmp, `data-${port}`),
+        ...(db?.url ? { DATABASE_URL: db.url } : {}),
+        ...env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";
@@ -109,7 +118,10 @@ describe.skipIf(!canHook)("the bundle at run time", () => {
     try {
       for (let i = 0; ; i++) {
         if (child.exitCode !== null) throw new Error(`server exited:\n${out}`);
-        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+        const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ok) break;
         if (i > PROCESS_WAIT_MS / 200) throw new Error(`server not ready:\n${out}`);
         await new Promise((r) => setTimeout(r, 200));
@@ -121,7 +133,8 @@ describe.skipIf(!canHook)("the bundle at run time", () => {
     }
     return existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [];
   }
-  const sandboxFiles = (urls: string[]) => urls.filter((u) => /\/node_modules\/(?:\.pnpm\/)?(?:ajv|ajv-formats|yaml|ulid)[@/]/.test(u) || /\/chunks\/runtime-/.test(u));
+  const sandboxFiles = (urls: string[]) =>
+    urls.filter((u) => /\/node_modules\/(?:\.pnpm\/)?(?:ajv|ajv-formats|yaml|ulid)[@/]/.test(u) || /\/chunks\/runtime-/.test(u));
 
   it("a production server never loads the sandbox chunk, ajv, yaml or ulid", async () => {
     const loaded = await loadedBy({
@@ -149,6 +162,10 @@ describe.skipIf(!canHook)("the bundle at run time", () => {
       if (external) await expect(fetch(`http://${external}:${port}/healthz`)).rejects.toThrow();
     });
     const files = sandboxFiles(loaded);
-    for (const p of [/\/chunks\/runtime-/, /ajv/, /yaml/, /ulid/]) expect(files.some((u) => p.test(u)), String(p)).toBe(true);
+    for (const p of [/\/chunks\/runtime-/, /ajv/, /yaml/, /ulid/])
+      expect(
+        files.some((u) => p.test(u)),
+        String(p),
+      ).toBe(true);
   }, 120_000);
 });

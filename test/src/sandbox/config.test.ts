@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "@oa-notify/server/env.ts";
+import { describe, expect, it } from "vitest";
 import { builtServerEntry, freePort, PROCESS_WAIT_MS, serverDir } from "../helpers/process.ts";
 
 /**
@@ -81,7 +81,11 @@ describe("the built server", () => {
     new Promise<{ code: number | null; out: string; listened: boolean }>((resolve, reject) => {
       void (async () => {
         const port = await freePort();
-        const child = spawn(process.execPath, [builtServerEntry()], { cwd: serverDir, env: { PATH: process.env["PATH"] ?? "", PORT: String(port), ...env }, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(process.execPath, [builtServerEntry()], {
+          cwd: serverDir,
+          env: { PATH: process.env["PATH"] ?? "", PORT: String(port), ...env },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
         let out = "";
         child.stdout!.on("data", (d) => (out += d));
         child.stderr!.on("data", (d) => (out += d));
@@ -91,7 +95,10 @@ describe("the built server", () => {
         }, PROCESS_WAIT_MS);
         child.once("exit", async (code) => {
           clearTimeout(timer);
-          const listened = await fetch(`http://127.0.0.1:${port}/healthz`).then(() => true, () => false);
+          const listened = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+            () => true,
+            () => false,
+          );
           resolve({ code, out, listened });
         });
       })();

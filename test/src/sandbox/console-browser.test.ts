@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
-import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, startSandboxStack, type SandboxStack } from "../helpers/browser.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, type SandboxStack, startSandboxStack } from "../helpers/browser.ts";
 import type { ServerProcess } from "../helpers/process.ts";
 import { randomTwPhone } from "./helpers.ts";
 
@@ -41,7 +41,10 @@ function contrastProblems(page: Page): Promise<string[]> {
     const parse = (c: string): Rgba | null => {
       const m = /rgba?\(([^)]+)\)/.exec(c);
       if (!m) return null;
-      const [r, g, b, a] = m[1]!.split(/[\s,/]+/).filter(Boolean).map(Number);
+      const [r, g, b, a] = m[1]!
+        .split(/[\s,/]+/)
+        .filter(Boolean)
+        .map(Number);
       return [r!, g!, b!, a ?? 1];
     };
     const over = (top: Rgba, bottom: Rgba): Rgba => [0, 1, 2].map((i) => top[i]! * top[3] + bottom[i]! * (1 - top[3])).concat(1) as Rgba;
@@ -71,7 +74,10 @@ function contrastProblems(page: Page): Promise<string[]> {
       const ratio = (hi + 0.05) / (lo + 0.05);
       const size = parseFloat(st.fontSize);
       const need = size >= 24 || (Number(st.fontWeight) >= 700 && size >= 18.66) ? 3 : 4.5;
-      if (ratio < need) problems.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent!.trim().slice(0, 40)}": ${ratio.toFixed(2)}:1 (${st.color} on rgb(${bg.slice(0, 3).map(Math.round).join(", ")}))`);
+      if (ratio < need)
+        problems.push(
+          `${el.tagName.toLowerCase()}.${el.className} "${el.textContent!.trim().slice(0, 40)}": ${ratio.toFixed(2)}:1 (${st.color} on rgb(${bg.slice(0, 3).map(Math.round).join(", ")}))`,
+        );
     }
     return problems;
   });
@@ -140,7 +146,13 @@ describe.skipIf(!hasChromium)("sandbox console in chromium", () => {
               contents: {
                 type: "bubble",
                 body: { type: "box", layout: "vertical", contents: [{ type: "text", text: "訂單 A-100 已出貨，預計明日送達" }] },
-                footer: { type: "box", layout: "vertical", contents: [{ type: "button", action: { type: "uri", label: "查看訂單 View order", uri: `https://liff.line.me/${liffId}/orders/A-100?t=tok` } }] },
+                footer: {
+                  type: "box",
+                  layout: "vertical",
+                  contents: [
+                    { type: "button", action: { type: "uri", label: "查看訂單 View order", uri: `https://liff.line.me/${liffId}/orders/A-100?t=tok` } },
+                  ],
+                },
               },
             },
           ],

@@ -3,16 +3,16 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
-import { createRemoteJWKSet, jwtVerify } from "jose";
 import { messagingApi } from "@line/bot-sdk";
-import { createApp, createLineApi, createLogger, ManualClock, type App, type Config } from "@oa-notify/server";
+import { type App, type Config, createApp, createLineApi, createLogger, ManualClock } from "@oa-notify/server";
 import { normalizePhone, phoneHash } from "@oa-notify/server/lib/phone.ts";
-import { startSandbox, type SandboxRuntime } from "@oa-notify/server/sandbox/runtime.ts";
 import { linkable, renderInboxItem, rewriteLiffUrl } from "@oa-notify/server/sandbox/render.ts";
+import { type SandboxRuntime, startSandbox } from "@oa-notify/server/sandbox/runtime.ts";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auth, LogCapture, testConfig } from "../helpers/app.ts";
 import { createTestDb, type TestDb } from "../helpers/db.ts";
-import { auth, testConfig, LogCapture } from "../helpers/app.ts";
 import { randomTwPhone } from "./helpers.ts";
 
 const hashOf = (p: string) => {
@@ -75,7 +75,15 @@ describe("sandbox console API", () => {
   it("serves the page, its script and stylesheet as static files under a strict CSP (no inline script or style)", async () => {
     const page = await request(app).get("/sandbox/");
     const csp = String(page.headers["content-security-policy"]);
-    for (const d of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'none'"]) {
+    for (const d of [
+      "default-src 'none'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "connect-src 'self'",
+      "frame-ancestors 'none'",
+      "base-uri 'none'",
+      "form-action 'none'",
+    ]) {
       expect(csp).toContain(d);
     }
     expect(csp).not.toContain("unsafe");
@@ -90,7 +98,14 @@ describe("sandbox console API", () => {
   });
 
   it("is not mounted outside sandbox mode", async () => {
-    const plain = createApp({ db, line: createLineApi({ baseUrl: "http://127.0.0.1:9", channelAccessToken: "x" }), sms: sandbox.sms!, clock, logger: createLogger("silent", new LogCapture()), config });
+    const plain = createApp({
+      db,
+      line: createLineApi({ baseUrl: "http://127.0.0.1:9", channelAccessToken: "x" }),
+      sms: sandbox.sms!,
+      clock,
+      logger: createLogger("silent", new LogCapture()),
+      config,
+    });
     expect((await request(plain).get("/sandbox")).status).toBe(404);
     expect((await request(plain).get("/sandbox/api/users")).status).toBe(404);
   });
@@ -174,11 +189,19 @@ describe("sandbox console API", () => {
     const u = (await request(app).post("/sandbox/api/users").send({ phone, pnpConsent: "unset" })).body;
     const res = await fetch(`${sandbox.emulator.url}/v2/bot/message/pnp/templated/push`, {
       method: "POST",
-      headers: { authorization: `Bearer ${config.line.channelAccessToken}`, "content-type": "application/json", "x-line-delivery-tag": "console-test-tag-0001" },
+      headers: {
+        authorization: `Bearer ${config.line.channelAccessToken}`,
+        "content-type": "application/json",
+        "x-line-delivery-tag": "console-test-tag-0001",
+      },
       body: JSON.stringify({
         to: hashOf(phone),
         templateKey: "bill_tw",
-        body: { emphasizedItem: { itemKey: "price_tw", content: "NT$1,234" }, items: [{ itemKey: "date_tw", content: "12/10" }], buttons: [{ buttonKey: "pay_tw", url: `https://liff.line.me/${config.line.liffId}/bills/B-9` }] },
+        body: {
+          emphasizedItem: { itemKey: "price_tw", content: "NT$1,234" },
+          items: [{ itemKey: "date_tw", content: "12/10" }],
+          buttons: [{ buttonKey: "pay_tw", url: `https://liff.line.me/${config.line.liffId}/bills/B-9` }],
+        },
       }),
     });
     expect(res.status).toBe(202);
@@ -230,10 +253,14 @@ describe("sandbox console API", () => {
 
   it("sets and clears faults; the emulator obeys them", async () => {
     const u = (await request(app).post("/sandbox/api/users").send({ friend: true })).body;
-    const set = await request(app).put("/sandbox/api/faults").send({ rateLimit: { endpoint: "push", count: 1, retryAfterSeconds: 2 } });
+    const set = await request(app)
+      .put("/sandbox/api/faults")
+      .send({ rateLimit: { endpoint: "push", count: 1, retryAfterSeconds: 2 } });
     expect(set.status).toBe(200);
     await expect(sdk().pushMessage({ to: u.userId, messages: [{ type: "text", text: "x" }] })).rejects.toMatchObject({ status: 429 });
-    await request(app).put("/sandbox/api/faults").send({ monthlyQuota: { on: true } });
+    await request(app)
+      .put("/sandbox/api/faults")
+      .send({ monthlyQuota: { on: true } });
     await expect(sdk().pushMessage({ to: u.userId, messages: [{ type: "text", text: "x" }] })).rejects.toMatchObject({ status: 429 });
     expect((await request(app).delete("/sandbox/api/faults")).body).toEqual({});
     await sdk().pushMessage({ to: u.userId, messages: [{ type: "text", text: "x" }] });
@@ -268,8 +295,16 @@ describe("sandbox console API", () => {
 
 describe("links in the console", () => {
   it("are links only for http(s), line: and tel: URIs (and this server's own paths); anything else is text", () => {
-    for (const ok of ["https://example.com/a", "http://x.test", "line://ti/p/@abc", "tel:+886912345678", "/liff/orders/1?sandboxUser=U1"]) expect(linkable(ok)).toBe(true);
-    for (const bad of ["javascript:alert(1)", " JavaScript:alert(1)", "java\tscript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:x", "file:///etc/passwd"]) {
+    for (const ok of ["https://example.com/a", "http://x.test", "line://ti/p/@abc", "tel:+886912345678", "/liff/orders/1?sandboxUser=U1"])
+      expect(linkable(ok)).toBe(true);
+    for (const bad of [
+      "javascript:alert(1)",
+      " JavaScript:alert(1)",
+      "java\tscript:alert(1)",
+      "data:text/html,<script>alert(1)</script>",
+      "vbscript:x",
+      "file:///etc/passwd",
+    ]) {
       expect(linkable(bad)).toBe(false);
     }
     const item = renderInboxItem(
@@ -282,7 +317,14 @@ describe("links in the console", () => {
           {
             type: "template",
             altText: "alt",
-            template: { type: "buttons", text: "t", actions: [{ type: "uri", label: "evil", uri: "javascript:alert(document.domain)" }, { type: "uri", label: "call", uri: "tel:+886912345678" }] },
+            template: {
+              type: "buttons",
+              text: "t",
+              actions: [
+                { type: "uri", label: "evil", uri: "javascript:alert(document.domain)" },
+                { type: "uri", label: "call", uri: "tel:+886912345678" },
+              ],
+            },
           },
         ],
       },

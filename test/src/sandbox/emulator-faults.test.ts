@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { readFileSync, existsSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import request from "supertest";
-import { createRemoteJWKSet, jwtVerify } from "jose";
 import { HTTPFetchError } from "@line/bot-sdk";
-import { phoneHash, normalizePhone } from "@oa-notify/server/lib/phone.ts";
-import { vendoredSpecPath } from "@oa-notify/server/sandbox/openapi.ts";
+import { normalizePhone, phoneHash } from "@oa-notify/server/lib/phone.ts";
 import type { StartedLineEmulator } from "@oa-notify/server/sandbox/emulator.ts";
-import { buildTestApp, auth, TEST_SECRET } from "../helpers/app.ts";
+import { vendoredSpecPath } from "@oa-notify/server/sandbox/openapi.ts";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auth, buildTestApp, TEST_SECRET } from "../helpers/app.ts";
 import { EMU_LOGIN_CHANNEL, EMU_TOKEN, randomTwPhone, sdkClient, sdkError, startEmulator, webhookReceiver } from "./helpers.ts";
 
 const hashOf = (p: string) => {
@@ -92,7 +92,12 @@ describe("fault injection", () => {
     const u = emu.createUser({ friend: true });
     emu.setFaults({ dropConnection: { endpoint: "push", count: 1 } });
     try {
-      const err = await sdkClient(emu).pushMessage({ to: u.userId, messages: [text("x")] }).then(() => null, (e: unknown) => e);
+      const err = await sdkClient(emu)
+        .pushMessage({ to: u.userId, messages: [text("x")] })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(HTTPFetchError);
       expect(emu.inbox(u.userId)).toHaveLength(0);
@@ -108,7 +113,12 @@ describe("fault injection", () => {
     const t = tag();
     emu.setFaults({ dropConnection: { endpoint: "pnp", count: 1, afterAccept: true } });
     try {
-      const err = await sdkClient(emu).pushMessagesByPhone({ to: hashOf(phone), messages: [text("x")] }, t).then(() => null, (e: unknown) => e);
+      const err = await sdkClient(emu)
+        .pushMessagesByPhone({ to: hashOf(phone), messages: [text("x")] }, t)
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(HTTPFetchError);
       expect(emu.accepted().filter((a) => a.deliveryTag === t)).toHaveLength(1);
@@ -164,7 +174,11 @@ describe("LINE Login: JWKS and ID tokens", () => {
     const u = emu.createUser();
     const token = await emu.mintIdToken(u.userId);
     const verify = (id_token: string, client_id: string) =>
-      fetch(`${emu.url}/oauth2/v2.1/verify`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ id_token, client_id }) });
+      fetch(`${emu.url}/oauth2/v2.1/verify`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ id_token, client_id }),
+      });
     const ok = await verify(token, EMU_LOGIN_CHANNEL);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toMatchObject({ sub: u.userId, aud: EMU_LOGIN_CHANNEL });

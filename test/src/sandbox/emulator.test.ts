@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validateSignature } from "@line/bot-sdk";
 import { ManualClock } from "@oa-notify/server";
-import { phoneHash, normalizePhone } from "@oa-notify/server/lib/phone.ts";
+import { normalizePhone, phoneHash } from "@oa-notify/server/lib/phone.ts";
 import type { StartedLineEmulator } from "@oa-notify/server/sandbox/emulator.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EMU_SECRET, EMU_TOKEN, randomTwPhone, sdkClient, sdkError, startEmulator, webhookReceiver } from "./helpers.ts";
 
 const e164 = (p: string) => {
@@ -244,7 +244,10 @@ describe("flexible PNP (SDK pushMessagesByPhone)", () => {
     const before = emu.accepted().length;
     const bad = await sdkError(sdkClient(emu).pushMessagesByPhone({ to: e164(phone), messages: [text("x")] }));
     expect(bad.status).toBe(400);
-    expect(bad.body).toEqual({ message: "The request body has 1 error(s)", details: [{ message: "The value must be a valid SHA-256 digest.", property: "to" }] });
+    expect(bad.body).toEqual({
+      message: "The request body has 1 error(s)",
+      details: [{ message: "The value must be a valid SHA-256 digest.", property: "to" }],
+    });
     const upper = await sdkError(sdkClient(emu).pushMessagesByPhone({ to: hashOf(phone).toUpperCase(), messages: [text("x")] }));
     expect(upper.status).toBe(400);
 
@@ -257,7 +260,10 @@ describe("flexible PNP (SDK pushMessagesByPhone)", () => {
     expect(withKey.headers.get("x-line-request-id")).toBeTruthy();
 
     const image = await sdkError(
-      sdkClient(emu).pushMessagesByPhone({ to: hashOf(phone), messages: [{ type: "image", originalContentUrl: "https://example.com/a.jpg", previewImageUrl: "https://example.com/a.jpg" }] }),
+      sdkClient(emu).pushMessagesByPhone({
+        to: hashOf(phone),
+        messages: [{ type: "image", originalContentUrl: "https://example.com/a.jpg", previewImageUrl: "https://example.com/a.jpg" }],
+      }),
     );
     expect(image.status).toBe(400);
     expect(image.body.details[0].property).toBe("messages[0].type");
@@ -304,7 +310,11 @@ describe("template PNP", () => {
       {
         to: hashOf(phone),
         templateKey: "shipment_completed_tw",
-        body: { emphasizedItem: { itemKey: "date_001_tw", content: "11/27" }, items: [{ itemKey: "number_001_tw", content: "A123" }], buttons: [{ buttonKey: "check_tw", url: "https://liff.line.me/1234567890-sandbox/orders/A123?t=x" }] },
+        body: {
+          emphasizedItem: { itemKey: "date_001_tw", content: "11/27" },
+          items: [{ itemKey: "number_001_tw", content: "A123" }],
+          buttons: [{ buttonKey: "check_tw", url: "https://liff.line.me/1234567890-sandbox/orders/A123?t=x" }],
+        },
       },
       { "x-line-delivery-tag": t },
     );
@@ -395,13 +405,21 @@ describe("users, followers, profile, quota", () => {
     await emu.unfollow(u.userId);
     expect(emu.getUser(u.userId)).toMatchObject({ friend: false, blocked: true });
     await emu.follow(u.userId);
-    const events = hook.received.filter((w) => validateSignature(w.raw, EMU_SECRET, w.signature!)).flatMap((w) => w.body.events).filter((e) => e.source?.userId === u.userId);
+    const events = hook.received
+      .filter((w) => validateSignature(w.raw, EMU_SECRET, w.signature!))
+      .flatMap((w) => w.body.events)
+      .filter((e) => e.source?.userId === u.userId);
     expect(events.map((e) => e.type)).toEqual(["follow", "message", "unfollow", "follow"]);
     expect(events[0].follow).toEqual({ isUnblocked: false });
     expect(events[3].follow).toEqual({ isUnblocked: true });
     expect(events[1].message).toMatchObject({ type: "text", text: "哈囉" });
     expect(typeof events[0].replyToken).toBe("string");
-    expect(emu.webhookLog().filter((l) => l.body.includes(u.userId)).every((l) => l.status === 200)).toBe(true);
+    expect(
+      emu
+        .webhookLog()
+        .filter((l) => l.body.includes(u.userId))
+        .every((l) => l.status === 200),
+    ).toBe(true);
   });
 });
 

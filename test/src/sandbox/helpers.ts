@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { HTTPFetchError, messagingApi } from "@line/bot-sdk";
-import { startLineEmulator, type LineEmulatorOptions, type StartedLineEmulator } from "@oa-notify/server/sandbox/emulator.ts";
+import { type LineEmulatorOptions, type StartedLineEmulator, startLineEmulator } from "@oa-notify/server/sandbox/emulator.ts";
 
 export const EMU_SECRET = "emulator-test-secret";
 export const EMU_TOKEN = "emulator-test-token";
@@ -11,8 +11,7 @@ export async function startEmulator(o: Partial<LineEmulatorOptions> = {}): Promi
   return startLineEmulator({ channelSecret: EMU_SECRET, channelAccessToken: EMU_TOKEN, loginChannelId: EMU_LOGIN_CHANNEL, deliveryDelayMs: 20, ...o });
 }
 
-export const sdkClient = (emu: { url: string }, token = EMU_TOKEN) =>
-  new messagingApi.MessagingApiClient({ channelAccessToken: token, baseURL: emu.url });
+export const sdkClient = (emu: { url: string }, token = EMU_TOKEN) => new messagingApi.MessagingApiClient({ channelAccessToken: token, baseURL: emu.url });
 
 /** Runs an SDK call that must fail and returns its HTTPFetchError (status, headers, parsed body). */
 export async function sdkError(p: Promise<unknown>): Promise<{ status: number; headers: Headers; body: any }> {
@@ -32,7 +31,9 @@ export interface ReceivedWebhook {
 }
 
 /** A loopback HTTP server that records webhook POSTs (answering `status`, 200 by default). */
-export async function webhookReceiver(status: () => number = () => 200): Promise<{ url: string; received: ReceivedWebhook[]; close(): Promise<void>; server: Server }> {
+export async function webhookReceiver(
+  status: () => number = () => 200,
+): Promise<{ url: string; received: ReceivedWebhook[]; close(): Promise<void>; server: Server }> {
   const received: ReceivedWebhook[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];

@@ -5,18 +5,36 @@
   const DAY = 86400000;
   const TAIPEI = 8 * 3600000; // Asia/Taipei is UTC+8 all year (no DST)
   const $ = (id) => document.getElementById(id);
-  const fmtTime = new Intl.DateTimeFormat("zh-TW", { timeZone: "Asia/Taipei", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const fmtTime = new Intl.DateTimeFormat("zh-TW", {
+    timeZone: "Asia/Taipei",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+    hour12: false,
+  });
   const fmtDay = new Intl.DateTimeFormat("zh-TW", { timeZone: "Asia/Taipei", year: "numeric", month: "2-digit", day: "2-digit" });
   const int = new Intl.NumberFormat("zh-TW");
   const twd = new Intl.NumberFormat("zh-TW", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  const pct = (x) => (Math.round(x * 1000) / 10).toFixed(1) + "%";
+  const pct = (x) => `${(Math.round(x * 1000) / 10).toFixed(1)}%`;
   const when = (iso) => (iso ? fmtTime.format(new Date(iso)) : "–");
 
   const CHANNELS = { push: "LINE 推播 push", pnp: "通知型訊息 PNP", sms: "簡訊 SMS", none: "無管道 none", undecided: "尚未決定 undecided" };
   const STATES = {
-    accepted: "已受理 accepted", queued: "排程中 queued", sent: "已送出 sent", delivered: "已送達 delivered",
-    fallback_sms: "改發簡訊中 fallback SMS", sms_sent: "簡訊已送出 SMS sent", undelivered: "未送達 undelivered",
-    failed: "失敗 failed", undeliverable: "無法投遞 undeliverable", delivered_late: "晚到 delivered late", cancelled: "已取消 cancelled", rerouted: "改道 rerouted",
+    accepted: "已受理 accepted",
+    queued: "排程中 queued",
+    sent: "已送出 sent",
+    delivered: "已送達 delivered",
+    fallback_sms: "改發簡訊中 fallback SMS",
+    sms_sent: "簡訊已送出 SMS sent",
+    undelivered: "未送達 undelivered",
+    failed: "失敗 failed",
+    undeliverable: "無法投遞 undeliverable",
+    delivered_late: "晚到 delivered late",
+    cancelled: "已取消 cancelled",
+    rerouted: "改道 rerouted",
   };
   const label = (map, k) => map[k] || String(k);
 
@@ -42,14 +60,14 @@
   async function api(path) {
     const key = getKey();
     if (!key) throw new Error("請先輸入 API 金鑰 · enter the API key first");
-    const res = await fetch("/api/v1" + path, { headers: { authorization: "Bearer " + key, accept: "application/json" }, cache: "no-store" });
+    const res = await fetch(`/api/v1${path}`, { headers: { authorization: `Bearer ${key}`, accept: "application/json" }, cache: "no-store" });
     const body = await res.json().catch(() => null);
     if (res.status === 401) {
       sessionStorage.removeItem(KEY);
       showKeyState();
       throw new Error("API 金鑰無效 · the API key was refused (401)");
     }
-    if (!res.ok) throw new Error((body && body.error && body.error.message) || "HTTP " + res.status);
+    if (!res.ok) throw new Error(body?.error?.message || `HTTP ${res.status}`);
     return body;
   }
 
@@ -79,12 +97,15 @@
       ...rows.map(([key, text, n, tone, sub]) => {
         const share = base ? n / base : 0;
         const bar = el("span", { class: tone || null });
-        bar.style.width = (share * 100).toFixed(1) + "%";
-        return el("tr", { "data-step": key, class: sub ? "sub" : null },
+        bar.style.width = `${(share * 100).toFixed(1)}%`;
+        return el(
+          "tr",
+          { "data-step": key, class: sub ? "sub" : null },
           el("th", { scope: "row" }, text),
           el("td", { class: "num" }, int.format(n)),
           el("td", { class: "num" }, base ? pct(share) : "–"),
-          el("td", { class: "bar", "aria-hidden": "true" }, bar));
+          el("td", { class: "bar", "aria-hidden": "true" }, bar),
+        );
       }),
     );
   }
@@ -97,16 +118,25 @@
     } else {
       tbody.replaceChildren(
         ...entries.map(([ch, v]) =>
-          el("tr", { "data-channel": ch },
+          el(
+            "tr",
+            { "data-channel": ch },
             el("th", { scope: "row" }, label(CHANNELS, ch)),
-            el("td", { class: "num" }, int.format(v.total) + (s.total ? " (" + pct(v.total / s.total) + ")" : "")),
-            el("td", {}, ...Object.entries(v.states).map(([st, n]) => el("span", { class: "pill " + st }, label(STATES, st) + " " + int.format(n))).flatMap((p) => [p, " "])),
+            el("td", { class: "num" }, int.format(v.total) + (s.total ? ` (${pct(v.total / s.total)})` : "")),
+            el(
+              "td",
+              {},
+              ...Object.entries(v.states)
+                .map(([st, n]) => el("span", { class: `pill ${st}` }, `${label(STATES, st)} ${int.format(n)}`))
+                .flatMap((p) => [p, " "]),
+            ),
           ),
         ),
       );
     }
     $("fallback-rate").textContent = pct(s.fallback.rate);
-    $("fallback-detail").textContent = int.format(s.fallback.fellBackToSms) + " / " + int.format(s.fallback.lineRouted) + " 則 LINE 路由改發簡訊 · LINE-routed notices that also went by SMS";
+    $("fallback-detail").textContent =
+      `${int.format(s.fallback.fellBackToSms)} / ${int.format(s.fallback.lineRouted)} 則 LINE 路由改發簡訊 · LINE-routed notices that also went by SMS`;
     $("late").textContent = int.format(s.deliveredLate);
   }
 
@@ -119,13 +149,26 @@
     ];
     $("cost").tBodies[0].replaceChildren(
       ...rows.map(([k, text, v, price]) =>
-        el("tr", { "data-cost": k }, el("th", { scope: "row" }, text), el("td", { class: "help" }, "NT$" + price + " / 則 each"), el("td", { class: "num" }, "NT$" + twd.format(v)))),
-      el("tr", { "data-cost": "total" }, el("th", { scope: "row" }, "合計 Total spent"), el("td"), el("td", { class: "num" }, el("strong", {}, "NT$" + twd.format(c.total)))),
+        el(
+          "tr",
+          { "data-cost": k },
+          el("th", { scope: "row" }, text),
+          el("td", { class: "help" }, `NT$${price} / 則 each`),
+          el("td", { class: "num" }, `NT$${twd.format(v)}`),
+        ),
+      ),
+      el(
+        "tr",
+        { "data-cost": "total" },
+        el("th", { scope: "row" }, "合計 Total spent"),
+        el("td"),
+        el("td", { class: "num" }, el("strong", {}, `NT$${twd.format(c.total)}`)),
+      ),
     );
-    $("all-sms").textContent = "NT$" + twd.format(s.allSmsCostTwd);
-    $("saved").textContent = "NT$" + twd.format(s.savedTwd);
+    $("all-sms").textContent = `NT$${twd.format(s.allSmsCostTwd)}`;
+    $("saved").textContent = `NT$${twd.format(s.savedTwd)}`;
     $("saved").className = s.savedTwd >= 0 ? "good" : "err";
-    $("saved-pct").textContent = s.allSmsCostTwd > 0 ? "省下 " + pct(s.savedTwd / s.allSmsCostTwd) + " · saved vs all-SMS" : "";
+    $("saved-pct").textContent = s.allSmsCostTwd > 0 ? `省下 ${pct(s.savedTwd / s.allSmsCostTwd)} · saved vs all-SMS` : "";
   }
 
   function renderFriends(s) {
@@ -142,15 +185,15 @@
     const p = period(chosenDays());
     const mine = ++loading;
     $("stats").setAttribute("aria-busy", "true");
-    $("range").textContent = fmtDay.format(p.from) + " – " + fmtDay.format(new Date(p.to.getTime() - 1)) + "（台北時間 Asia/Taipei）";
+    $("range").textContent = `${fmtDay.format(p.from)} – ${fmtDay.format(new Date(p.to.getTime() - 1))}（台北時間 Asia/Taipei）`;
     try {
-      const s = await api("/stats?from=" + encodeURIComponent(p.from.toISOString()) + "&to=" + encodeURIComponent(p.to.toISOString()));
+      const s = await api(`/stats?from=${encodeURIComponent(p.from.toISOString())}&to=${encodeURIComponent(p.to.toISOString())}`);
       if (mine !== loading) return; // a newer request (another period) won
       renderFunnel(s);
       renderChannels(s);
       renderCost(s);
       renderFriends(s);
-      setStatus("已更新 Updated " + when(new Date().toISOString()) + " · " + int.format(s.total) + " 則通知 notifications", false);
+      setStatus(`已更新 Updated ${when(new Date().toISOString())} · ${int.format(s.total)} 則通知 notifications`, false);
     } catch (e) {
       if (mine === loading) setStatus(e.message, true);
     } finally {
@@ -161,10 +204,11 @@
   // The answer to "why an SMS?": the reason the worker recorded when it fell back, else the route rule itself.
   function whySms(n) {
     if (!n.smsSentAt && n.status !== "fallback_sms") return null;
-    const has = (t) => t.detail && t.detail.reason;
-    const fb = n.timeline.find((t) => t.state === "fallback_sms" && has(t)) || n.timeline.find((t) => t.state === "rerouted" && has(t) && t.detail.to === "sms");
+    const has = (t) => t.detail?.reason;
+    const fb =
+      n.timeline.find((t) => t.state === "fallback_sms" && has(t)) || n.timeline.find((t) => t.state === "rerouted" && has(t) && t.detail.to === "sms");
     if (fb) return String(fb.detail.reason);
-    return n.route && n.route.rule ? String(n.route.rule) : null;
+    return n.route?.rule ? String(n.route.rule) : null;
   }
 
   function renderTimeline(box, n) {
@@ -174,13 +218,28 @@
     box.replaceChildren(
       why ? el("p", { class: "why" }, el("strong", {}, "為什麼發簡訊 Why SMS: "), why) : null,
       el("p", { class: "rule" }, el("strong", {}, "路由決定 Route: "), String(route.rule || "–")),
-      el("p", { class: "help" }, "費用 Cost: NT$" + twd.format(n.costTwd || 0) + (n.lastError ? " · 最後錯誤 last error: " + n.lastError : "")),
-      el("ol", { class: "timeline" },
+      el("p", { class: "help" }, `費用 Cost: NT$${twd.format(n.costTwd || 0)}${n.lastError ? ` · 最後錯誤 last error: ${n.lastError}` : ""}`),
+      el(
+        "ol",
+        { class: "timeline" },
         ...n.timeline.map((t) =>
-          el("li", {}, when(t.at) + " ", el("span", { class: "pill " + t.state }, label(STATES, t.state)), " ", t.detail ? el("code", {}, JSON.stringify(t.detail)) : null))),
+          el(
+            "li",
+            {},
+            `${when(t.at)} `,
+            el("span", { class: `pill ${t.state}` }, label(STATES, t.state)),
+            " ",
+            t.detail ? el("code", {}, JSON.stringify(t.detail)) : null,
+          ),
+        ),
+      ),
       inputs.length
-        ? el("details", { class: "inputs" }, el("summary", {}, "路由輸入 Route inputs"),
-          el("p", { class: "help" }, ...inputs.flatMap(([k, v]) => [el("code", {}, k + "=" + (typeof v === "object" ? JSON.stringify(v) : String(v))), " "])))
+        ? el(
+            "details",
+            { class: "inputs" },
+            el("summary", {}, "路由輸入 Route inputs"),
+            el("p", { class: "help" }, ...inputs.flatMap(([k, v]) => [el("code", {}, `${k}=${typeof v === "object" ? JSON.stringify(v) : String(v)}`), " "])),
+          )
         : null,
     );
   }
@@ -189,40 +248,66 @@
     const out = $("member-result");
     out.replaceChildren(el("p", { class: "help" }, "查詢中… Loading…"));
     try {
-      const r = await api("/notifications?memberId=" + encodeURIComponent(memberId));
+      const r = await api(`/notifications?memberId=${encodeURIComponent(memberId)}`);
       if (r.notifications.length === 0) {
-        out.replaceChildren(el("p", {}, "會員 " + memberId + " 沒有通知紀錄 · no notifications for this member"));
+        out.replaceChildren(el("p", {}, `會員 ${memberId} 沒有通知紀錄 · no notifications for this member`));
         return;
       }
       const smsCount = r.notifications.filter((n) => n.smsSentAt).length;
       out.replaceChildren(
-        el("p", {}, "會員 ", el("strong", {}, memberId), "：最近 " + r.notifications.length + " 則，其中 " + smsCount + " 則發了簡訊 · latest " + r.notifications.length + ", " + smsCount + " sent by SMS"),
-        el("table", { id: "member-table" },
+        el(
+          "p",
+          {},
+          "會員 ",
+          el("strong", {}, memberId),
+          `：最近 ${r.notifications.length} 則，其中 ${smsCount} 則發了簡訊 · latest ${r.notifications.length}, ${smsCount} sent by SMS`,
+        ),
+        el(
+          "table",
+          { id: "member-table" },
           el("caption", { class: "sr-only" }, "會員的最近通知 The member's latest notifications"),
-          el("thead", {}, el("tr", {},
-            el("th", { scope: "col" }, "建立時間 Created"), el("th", { scope: "col" }, "情境 Scenario"), el("th", { scope: "col" }, "管道 Channel"),
-            el("th", { scope: "col" }, "狀態 Status"), el("th", { scope: "col" }, "簡訊 SMS"), el("th", { scope: "col" }, "路由規則 Route rule / 時間軸 Timeline"))),
-          el("tbody", {}, ...r.notifications.map((n) => {
-            const box = el("div", { class: "detail" });
-            const details = el("details", { "data-id": n.id }, el("summary", {}, "時間軸 Timeline"), box);
-            details.addEventListener("toggle", async () => {
-              if (!details.open || details.dataset.loaded) return;
-              box.replaceChildren(el("p", { class: "help" }, "載入中… Loading…"));
-              try {
-                renderTimeline(box, await api("/notifications/" + encodeURIComponent(n.id)));
-                details.dataset.loaded = "1";
-              } catch (e) {
-                box.replaceChildren(el("p", { class: "err" }, e.message));
-              }
-            });
-            return el("tr", { "data-notification": n.id },
-              el("td", {}, when(n.createdAt)),
-              el("td", {}, n.scenario + " · " + n.urgency),
-              el("td", {}, label(CHANNELS, n.channel || "undecided")),
-              el("td", {}, el("span", { class: "pill " + n.status }, label(STATES, n.status))),
-              el("td", {}, n.smsSentAt ? "是 yes · " + when(n.smsSentAt) : "否 no"),
-              el("td", {}, el("div", { class: "rule" }, n.rule || "–"), details));
-          })),
+          el(
+            "thead",
+            {},
+            el(
+              "tr",
+              {},
+              el("th", { scope: "col" }, "建立時間 Created"),
+              el("th", { scope: "col" }, "情境 Scenario"),
+              el("th", { scope: "col" }, "管道 Channel"),
+              el("th", { scope: "col" }, "狀態 Status"),
+              el("th", { scope: "col" }, "簡訊 SMS"),
+              el("th", { scope: "col" }, "路由規則 Route rule / 時間軸 Timeline"),
+            ),
+          ),
+          el(
+            "tbody",
+            {},
+            ...r.notifications.map((n) => {
+              const box = el("div", { class: "detail" });
+              const details = el("details", { "data-id": n.id }, el("summary", {}, "時間軸 Timeline"), box);
+              details.addEventListener("toggle", async () => {
+                if (!details.open || details.dataset.loaded) return;
+                box.replaceChildren(el("p", { class: "help" }, "載入中… Loading…"));
+                try {
+                  renderTimeline(box, await api(`/notifications/${encodeURIComponent(n.id)}`));
+                  details.dataset.loaded = "1";
+                } catch (e) {
+                  box.replaceChildren(el("p", { class: "err" }, e.message));
+                }
+              });
+              return el(
+                "tr",
+                { "data-notification": n.id },
+                el("td", {}, when(n.createdAt)),
+                el("td", {}, `${n.scenario} · ${n.urgency}`),
+                el("td", {}, label(CHANNELS, n.channel || "undecided")),
+                el("td", {}, el("span", { class: `pill ${n.status}` }, label(STATES, n.status))),
+                el("td", {}, n.smsSentAt ? `是 yes · ${when(n.smsSentAt)}` : "否 no"),
+                el("td", {}, el("div", { class: "rule" }, n.rule || "–"), details),
+              );
+            }),
+          ),
         ),
       );
     } catch (e) {

@@ -1,5 +1,5 @@
-import { HTTPFetchError } from "@line/bot-sdk";
 import type { messagingApi } from "@line/bot-sdk";
+import { HTTPFetchError } from "@line/bot-sdk";
 import { connectionNeverMade, errorCode } from "../net.ts";
 import type { LineApi } from "./client.ts";
 
@@ -23,7 +23,6 @@ export interface PnpTemplate {
     buttons?: { buttonKey: string; url: string }[];
   };
 }
-
 
 function retryAfter(h: string | null): number | null {
   if (!h) return null;
@@ -49,7 +48,13 @@ function classifyThrown(err: unknown): LineCallResult {
       // A retry key LINE has already accepted: the message went out on an earlier attempt.
       return { kind: "ok", status: 409, requestId, acceptedRequestId: err.headers.get("x-line-accepted-request-id") };
     }
-    return { kind: "http_error", status: err.status, requestId, message: errorMessage(err.body), retryAfterSeconds: retryAfter(err.headers.get("retry-after")) };
+    return {
+      kind: "http_error",
+      status: err.status,
+      requestId,
+      message: errorMessage(err.body),
+      retryAfterSeconds: retryAfter(err.headers.get("retry-after")),
+    };
   }
   const code = errorCode(err);
   return { kind: "no_response", error: err instanceof Error ? `${err.message}${code ? ` (${code})` : ""}` : String(err), notSent: connectionNeverMade(err) };

@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { connectionNeverMade, errorCode } from "../net.ts";
-import { SmsRejectedError, SmsRetryableError, type SmsProvider } from "./types.ts";
+import { type SmsProvider, SmsRejectedError, SmsRetryableError } from "./types.ts";
 
 /**
  * SMS_PROVIDER=http (docs/api.md): POST SMS_HTTP_URL with JSON `{ to, text, reference }` and header

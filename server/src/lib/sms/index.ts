@@ -1,7 +1,7 @@
 import type { Config } from "../../env.ts";
 import type { Logger } from "../logger.ts";
-import { createLogSmsProvider } from "./log.ts";
 import { createHttpSmsProvider } from "./http.ts";
+import { createLogSmsProvider } from "./log.ts";
 import { createMitakeSmsProvider } from "./mitake.ts";
 import type { SmsProvider } from "./types.ts";
 

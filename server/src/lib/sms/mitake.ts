@@ -1,5 +1,5 @@
 import { connectionNeverMade, errorCode } from "../net.ts";
-import { SmsRejectedError, SmsRetryableError, type SmsProvider } from "./types.ts";
+import { type SmsProvider, SmsRejectedError, SmsRetryableError } from "./types.ts";
 
 /**
  * SMS_PROVIDER=mitake: Mitake (三竹資訊) SmSend HTTP API. POST form fields `username`, `password`, `dstaddr`

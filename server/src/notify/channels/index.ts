@@ -7,5 +7,5 @@ import type { Sender } from "./types.ts";
 /** The channels as data: one sender per channel, all behind one signature (docs/states.md). */
 export const senders: Record<Channel, Sender> = { push: pushSender, pnp: pnpSender, sms: smsSender };
 
-export type { Endpoint, NotificationRow, Outcome, SendContext, SendJob, Sender } from "./types.ts";
 export { deliveryTagFor } from "./pnp.ts";
+export type { Endpoint, NotificationRow, Outcome, SendContext, Sender, SendJob } from "./types.ts";

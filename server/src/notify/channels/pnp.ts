@@ -1,6 +1,6 @@
-import { holdPnpMessages, holdPnpTemplate, type HeldCall } from "../../lib/line/calls.ts";
-import type { RouteDecision } from "../route.ts";
+import { type HeldCall, holdPnpMessages, holdPnpTemplate } from "../../lib/line/calls.ts";
 import { lineMessages, type NextStep, type StoredContent } from "../render.ts";
+import type { RouteDecision } from "../route.ts";
 import { lineOutcome } from "./line-outcome.ts";
 import type { NotificationRow, Sender } from "./types.ts";
 
@@ -27,7 +27,12 @@ export const pnpSender: Sender = {
     let held: HeldCall;
     if (t) held = holdPnpTemplate(ctx.line, { to: row.phoneHash!, template: t, deliveryTag: tag }, ctx.callTimeoutMs);
     else {
-      const messages = await lineMessages(ctx.render, { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null }, ctx.now(), true);
+      const messages = await lineMessages(
+        ctx.render,
+        { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null },
+        ctx.now(),
+        true,
+      );
       held = holdPnpMessages(ctx.line, { to: row.phoneHash!, messages, deliveryTag: tag }, ctx.callTimeoutMs);
     }
     let committed: boolean;

@@ -8,7 +8,12 @@ export const pushSender: Sender = {
   endpoint: () => "push",
   repeatable: () => true,
   async send(ctx, { row, retryKey }) {
-    const messages = await lineMessages(ctx.render, { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null }, ctx.now(), false);
+    const messages = await lineMessages(
+      ctx.render,
+      { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null },
+      ctx.now(),
+      false,
+    );
     const res = await pushMessage(ctx.line, { to: row.lineUserId!, messages, retryKey: retryKey! }, ctx.callTimeoutMs);
     return lineOutcome(res, { channel: "push", retryKey, attempt: row.attempts + 1 });
   },

@@ -1,5 +1,5 @@
 import { SmsRejectedError, SmsRetryableError } from "../../lib/sms/types.ts";
-import { smsText, type NextStep, type StoredContent } from "../render.ts";
+import { type NextStep, type StoredContent, smsText } from "../render.ts";
 import type { Sender } from "./types.ts";
 
 /** SMS through the configured provider, with the notification id as its reference. */
@@ -9,7 +9,13 @@ export const smsSender: Sender = {
   async send(ctx, { row, fallback = false }) {
     const text = smsText(
       ctx.render,
-      { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null, sms: row.sms as { text?: string } | null, createdAt: row.createdAt },
+      {
+        id: row.id,
+        content: row.content as StoredContent,
+        nextStep: row.nextStep as NextStep | null,
+        sms: row.sms as { text?: string } | null,
+        createdAt: row.createdAt,
+      },
       fallback,
     );
     try {

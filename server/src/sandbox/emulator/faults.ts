@@ -54,7 +54,8 @@ export class FaultInjector {
     const drop = f.dropConnection;
     if (take(drop, ep)) return drop!.afterAccept ? DROP_AFTER_ACCEPT : DROP;
     const rl = f.rateLimit;
-    if (take(rl, ep)) return { kind: "answer", status: 429, body: { message: "Too Many Requests" }, headers: { "retry-after": String(rl!.retryAfterSeconds ?? 1) } };
+    if (take(rl, ep))
+      return { kind: "answer", status: 429, body: { message: "Too Many Requests" }, headers: { "retry-after": String(rl!.retryAfterSeconds ?? 1) } };
     if (take(f.serverError, ep)) return { kind: "answer", status: 500, body: { message: "Internal Server Error" } };
     if (SENDS.has(ep) && this.quotaReached(ep)) return { kind: "answer", status: 429, body: { message: "You have reached your monthly limit." } };
     return undefined;

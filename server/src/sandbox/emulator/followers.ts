@@ -1,5 +1,5 @@
-import { badRequest, HttpError, type Handlers, type RequestChecks } from "./http.ts";
 import type { FaultInjector } from "./faults.ts";
+import { badRequest, type Handlers, HttpError, type RequestChecks } from "./http.ts";
 import { reachableByPush } from "./messaging.ts";
 import type { EmulatorState } from "./state.ts";
 
@@ -11,7 +11,15 @@ import type { EmulatorState } from "./state.ts";
  * - profile: 404 unless the user can be pushed to (a friend, or a recent sender);
  * - quota: "none" unless the monthly-quota fault is on; consumption counts pushes sent this (UTC+9) month.
  */
-export function createFollowers({ state, checks, faults }: { state: EmulatorState; checks: RequestChecks; faults: FaultInjector }): Handlers<"followers" | "profile" | "quota"> {
+export function createFollowers({
+  state,
+  checks,
+  faults,
+}: {
+  state: EmulatorState;
+  checks: RequestChecks;
+  faults: FaultInjector;
+}): Handlers<"followers" | "profile" | "quota"> {
   const pushesThisMonth = () => state.counts.get(`push_month:${state.monthKey()}`) ?? 0;
   return {
     followers(ctx) {

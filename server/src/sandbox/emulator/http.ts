@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { loadOpenApiValidators, type LineErrorDetail, type OperationValidator } from "../openapi.ts";
+import { type LineErrorDetail, loadOpenApiValidators, type OperationValidator } from "../openapi.ts";
 
 /**
  * What every emulator endpoint shares: the request context a handler gets, its result, LINE's error answers, and the
@@ -103,7 +103,10 @@ export function createRequestChecks(validate: boolean): RequestChecks {
     },
     noRetryKey(ctx) {
       if (ctx.retryKey !== undefined) {
-        throw new HttpError(400, { message: "The X-Line-Retry-Key header is not supported by this API", details: [{ message: "Not supported", property: "X-Line-Retry-Key" }] });
+        throw new HttpError(400, {
+          message: "The X-Line-Retry-Key header is not supported by this API",
+          details: [{ message: "Not supported", property: "X-Line-Retry-Key" }],
+        });
       }
     },
     deliveryTag(ctx) {

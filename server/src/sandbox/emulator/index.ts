@@ -1,9 +1,9 @@
 import { createHmac, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { systemClock } from "../../lib/clock.ts";
-import { createFollowers } from "./followers.ts";
 import { FaultInjector } from "./faults.ts";
-import { AUTH_FAILED, badRequest, createRequestChecks, headerOf, HttpError, type Ctx, type Endpoint, type Handlers, type Result } from "./http.ts";
+import { createFollowers } from "./followers.ts";
+import { AUTH_FAILED, badRequest, type Ctx, createRequestChecks, type Endpoint, type Handlers, HttpError, headerOf, type Result } from "./http.ts";
 import { createLiff } from "./liff.ts";
 import { createMessaging } from "./messaging.ts";
 import { createPnp } from "./pnp.ts";
@@ -11,8 +11,8 @@ import { EmulatorState, publicUser } from "./state.ts";
 import type { LineEmulatorOptions, RequestRecord, StartedLineEmulator } from "./types.ts";
 import { createWebhooksOut } from "./webhooks-out.ts";
 
-export type * from "./types.ts";
 export { lineStatsDay } from "./state.ts";
+export type * from "./types.ts";
 
 /*
  * A LINE Platform emulator (README.md, "Sandbox"): LINE's real paths at the root of its own port (the SDK drops
@@ -61,7 +61,13 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
   const checks = createRequestChecks(opts.validateRequests ?? true);
   const faults = new FaultInjector();
   const liff = await createLiff(state, { loginChannelId: opts.loginChannelId });
-  const webhooks = createWebhooksOut(state, { channelSecret: opts.channelSecret, botUserId, webhookUrl: opts.webhookUrl, deliveryDelayMs: opts.deliveryDelayMs ?? 500, logger: log });
+  const webhooks = createWebhooksOut(state, {
+    channelSecret: opts.channelSecret,
+    botUserId,
+    webhookUrl: opts.webhookUrl,
+    deliveryDelayMs: opts.deliveryDelayMs ?? 500,
+    logger: log,
+  });
   const pnp = createPnp({ state, checks, enqueueDelivery: webhooks.enqueueDelivery });
   const handlers: Handlers<Endpoint> = {
     ...createMessaging({ state, checks }),
@@ -88,9 +94,17 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
     const method = req.method ?? "GET";
     const retryKey = headerOf(req, "x-line-retry-key");
     const deliveryTag = headerOf(req, "x-line-delivery-tag");
-    let body: unknown = undefined;
+    let body: unknown;
     const record = (status: number) =>
-      state.recordRequest({ at: clock.now().toISOString(), method, path, status, body, ...(retryKey !== undefined ? { retryKey } : {}), ...(deliveryTag !== undefined ? { deliveryTag } : {}) } satisfies RequestRecord);
+      state.recordRequest({
+        at: clock.now().toISOString(),
+        method,
+        path,
+        status,
+        body,
+        ...(retryKey !== undefined ? { retryKey } : {}),
+        ...(deliveryTag !== undefined ? { deliveryTag } : {}),
+      } satisfies RequestRecord);
     // Every response carries x-line-request-id, as LINE's do.
     const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
       record(status);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT } from "jose";
-import { HttpError, type Handlers } from "./http.ts";
+import { type Handlers, HttpError } from "./http.ts";
 import type { EmulatorState } from "./state.ts";
 
 /**
@@ -46,7 +46,9 @@ export async function createLiff(state: EmulatorState, opts: { loginChannelId: s
       } catch (err) {
         if (err instanceof HttpError) throw err;
         const code = (err as { code?: string }).code;
-        throw fail(code === "ERR_JWT_EXPIRED" ? "IdToken expired." : code === "ERR_JWT_CLAIM_VALIDATION_FAILED" ? "Invalid IdToken Audience." : "Invalid IdToken.");
+        throw fail(
+          code === "ERR_JWT_EXPIRED" ? "IdToken expired." : code === "ERR_JWT_CLAIM_VALIDATION_FAILED" ? "Invalid IdToken Audience." : "Invalid IdToken.",
+        );
       }
     },
   };

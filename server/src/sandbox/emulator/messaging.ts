@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { HttpError, type Ctx, type Handlers, type RequestChecks, type Result } from "./http.ts";
-import { DAY, lineStatsDay, RETRY_KEY_MS, type EmulatorState, type StoredUser } from "./state.ts";
+import { type Ctx, type Handlers, HttpError, type RequestChecks, type Result } from "./http.ts";
+import { DAY, type EmulatorState, lineStatsDay, RETRY_KEY_MS, type StoredUser } from "./state.ts";
 
 /**
  * Messaging API push and multicast (https://developers.line.biz/en/reference/messaging-api/, "Send push message",
@@ -77,7 +77,13 @@ export function createMessaging({ state, checks }: { state: EmulatorState; check
       const sentMessages = messages.map(() => ({ id: state.nextMessageId(), quoteToken: randomBytes(24).toString("base64url") }));
       pushTo(ctx, to, messages);
       rememberRetryKey(ctx, sentMessages);
-      state.acceptedLog.push({ kind: "push", to, requestId: ctx.requestId, at: clock.now().toISOString(), ...(ctx.retryKey ? { retryKey: ctx.retryKey } : {}) });
+      state.acceptedLog.push({
+        kind: "push",
+        to,
+        requestId: ctx.requestId,
+        at: clock.now().toISOString(),
+        ...(ctx.retryKey ? { retryKey: ctx.retryKey } : {}),
+      });
       state.changed();
       return { status: 200, body: { sentMessages } };
     },
@@ -91,7 +97,14 @@ export function createMessaging({ state, checks }: { state: EmulatorState; check
       // LINE answers 200 for unknown, blocked and non-friend ids alike; they just get nothing.
       for (const id of to) pushTo(ctx, id, messages);
       rememberRetryKey(ctx, []);
-      for (const id of to) state.acceptedLog.push({ kind: "push", to: id, requestId: ctx.requestId, at: clock.now().toISOString(), ...(ctx.retryKey ? { retryKey: ctx.retryKey } : {}) });
+      for (const id of to)
+        state.acceptedLog.push({
+          kind: "push",
+          to: id,
+          requestId: ctx.requestId,
+          at: clock.now().toISOString(),
+          ...(ctx.retryKey ? { retryKey: ctx.retryKey } : {}),
+        });
       state.changed();
       return { status: 200, body: {} };
     },

@@ -1,7 +1,7 @@
-import type { SimUser, InboxItem } from "./types.ts";
-import { badRequest, HttpError, type Ctx, type Handlers, type RequestChecks, type Result } from "./http.ts";
-import { DAY, lineStatsDay, type EmulatorState, type Held } from "./state.ts";
 import { validateTemplatePnp } from "../template-pnp.ts";
+import { badRequest, type Ctx, type Handlers, HttpError, type RequestChecks, type Result } from "./http.ts";
+import { DAY, type EmulatorState, type Held, lineStatsDay } from "./state.ts";
+import type { InboxItem, SimUser } from "./types.ts";
 
 /**
  * LINE notification messages (PNP, 通知型訊息) by hashed phone number: flexible `POST /bot/pnp/push` (200 `{}`) and
@@ -85,7 +85,8 @@ export function createPnp({ state, checks, enqueueDelivery }: PnpDeps) {
     state.pushInbox(u.userId, item);
     state.acceptedLog.push({ kind, to, requestId: ctx.requestId, at: now.toISOString(), ...(ctx.deliveryTag ? { deliveryTag: ctx.deliveryTag } : {}) });
     const data = ctx.deliveryTag ?? to;
-    if (u.blocked) item.status = "blocked"; // silence: never delivered, even after unblocking
+    if (u.blocked)
+      item.status = "blocked"; // silence: never delivered, even after unblocking
     else if (u.pnpConsent === "unset" || !verified(u)) {
       item.status = "held";
       state.held.push({ userId: u.userId, item, data, heldAt: now.getTime() });
@@ -105,7 +106,11 @@ export function createPnp({ state, checks, enqueueDelivery }: PnpDeps) {
       checks.body("pushMessagesByPhone", ctx);
       const { to, messages } = ctx.body as { to: string; messages: { type: string }[] };
       if (!SHA256_HEX.test(to)) throw notSha256();
-      const forbidden = messages.flatMap((m, i) => (PNP_FORBIDDEN_TYPES.has(m.type) ? [{ message: `Message type '${m.type}' is not supported for LINE notification messages`, property: `messages[${i}].type` }] : []));
+      const forbidden = messages.flatMap((m, i) =>
+        PNP_FORBIDDEN_TYPES.has(m.type)
+          ? [{ message: `Message type '${m.type}' is not supported for LINE notification messages`, property: `messages[${i}].type` }]
+          : [],
+      );
       if (forbidden.length) throw badRequest(forbidden);
       checks.texts(messages);
       return accept(ctx, "pnp", to, { messages }, 200);

@@ -3,8 +3,8 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { JWK } from "jose";
 import type { Clock } from "../../lib/clock.ts";
-import type { Logger } from "../../lib/logger.ts";
 import { isLineUserId } from "../../lib/ids.ts";
+import type { Logger } from "../../lib/logger.ts";
 import { normalizePhone, phoneHash } from "../../lib/phone.ts";
 import type { AcceptedRecord, InboxItem, RequestRecord, SimUser, SimUserInput, SmsRecord, WebhookLogEntry } from "./types.ts";
 

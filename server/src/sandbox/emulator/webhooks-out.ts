@@ -131,7 +131,9 @@ export function createWebhooksOut(state: EmulatorState, opts: WebhooksOutOptions
       const u = state.mustUser(userId);
       const isUnblocked = o.isUnblocked ?? u.blocked;
       state.patchUser(userId, { friend: true, blocked: false });
-      await sendEvents([{ type: "follow", replyToken: randomBytes(16).toString("hex"), source: { type: "user", userId }, follow: { isUnblocked }, ...eventBase() }]);
+      await sendEvents([
+        { type: "follow", replyToken: randomBytes(16).toString("hex"), source: { type: "user", userId }, follow: { isUnblocked }, ...eventBase() },
+      ]);
     },
     async unfollow(userId: string) {
       // On LINE an unfollow event means the user blocked the account.
