@@ -7,7 +7,7 @@ import { pinoHttp } from "pino-http";
 import { dashboardRouter } from "./dashboard/router.ts";
 import { statsRouter } from "./dashboard/stats.ts";
 import type { AppDeps } from "./deps.ts";
-import { createApiKeyMatcher } from "./lib/api-keys.ts";
+import { type ApiKeyScope, createApiKeyMatcher, requireScope } from "./lib/api-keys.ts";
 import { AppError, fromHttpError } from "./lib/errors.ts";
 import { safeError } from "./lib/logger.ts";
 import { createMetrics, type Metrics } from "./lib/metrics.ts";
@@ -44,6 +44,8 @@ declare global {
   namespace Express {
     interface Request {
       apiKeyId?: string;
+      /** "read" for an API_KEYS_READONLY key: GET/HEAD only (lib/api-keys.ts requireScope) */
+      apiKeyScope?: ApiKeyScope;
     }
   }
 }
@@ -114,18 +116,19 @@ export function createApp(deps: AppDeps): App {
     res.set("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  const matchKey = createApiKeyMatcher(deps.config.apiKeys);
+  const matchKey = createApiKeyMatcher(deps.config.apiKeys, deps.config.apiKeysReadonly);
   const requireApiKey: RequestHandler = (req, _res, next) => {
     const header = req.get("authorization");
     const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
-    const id = matchKey(m?.[1]?.trim());
-    if (!id) return next(new AppError("unauthorized", "missing or invalid API key (Authorization: Bearer <key>)"));
-    req.apiKeyId = id;
-    req.log = req.log.child({ apiKeyId: id });
+    const key = matchKey(m?.[1]?.trim());
+    if (!key) return next(new AppError("unauthorized", "missing or invalid API key (Authorization: Bearer <key>)"));
+    req.apiKeyId = key.id;
+    req.apiKeyScope = key.scope;
+    req.log = req.log.child({ apiKeyId: key.id, ...(key.scope === "read" ? { scope: "read" } : {}) });
     next();
   };
   const api = express.Router();
-  api.use(requireApiKey);
+  api.use(requireApiKey, requireScope);
   // The batch endpoint streams its own (large) body, so it sits before the JSON parser.
   api.use(notificationsBatchRouter(deps));
   api.use(express.json({ limit: "1mb" }), storableBody);

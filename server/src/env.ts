@@ -20,6 +20,7 @@ const schema = z.object({
   LIFF_ID: str(),
   LINE_OA_BASIC_ID: str(), // "@123abcde": the add-friend link is https://line.me/R/ti/p/@123abcde
   API_KEYS: str(),
+  API_KEYS_READONLY: str(), // comma list: keys that may only read (GET/HEAD) under /api/v1
   PUBLIC_BASE_URL: str().pipe(z.url().optional()),
   APP_SECRET: str(), // signs binding links and view tokens
   SMS_PROVIDER: str().pipe(z.enum(["http", "mitake", "log"]).optional()),
@@ -74,6 +75,8 @@ export interface Config {
     oaBasicId: string | undefined;
   };
   apiKeys: string[];
+  /** API_KEYS_READONLY: keys whose scope is "read" (GET/HEAD only) */
+  apiKeysReadonly: string[];
   publicBaseUrl: string;
   appSecret: string;
   sms: {
@@ -154,6 +157,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     .split(",")
     .map((k) => k.trim())
     .filter(Boolean);
+  // Read-only keys (docs/configuration.md): GET/HEAD under /api/v1 only; a key in both lists is read-only.
+  const apiKeysReadonly = (e.API_KEYS_READONLY ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter(Boolean);
   const appSecret = need("APP_SECRET", e.APP_SECRET, "sandbox-app-secret-change-me-0123456789");
   if (appSecret && appSecret.length < 32 && !sandbox) issues.push("APP_SECRET: must be at least 32 characters");
   const loginChannelId = need("LINE_LOGIN_CHANNEL_ID", e.LINE_LOGIN_CHANNEL_ID, "1234567890");
@@ -188,6 +196,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       oaBasicId: e.LINE_OA_BASIC_ID ?? (sandbox ? "@sandbox-oa" : undefined),
     },
     apiKeys,
+    apiKeysReadonly,
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://localhost:${port}`).replace(/\/$/, ""),
     appSecret,
     sms: {
@@ -224,9 +233,16 @@ function parseTrustProxy(v: string | undefined): boolean | number | string {
 
 /** Every configured secret, so the logger can remove them wherever they would appear (lib/logger.ts). */
 export function configSecrets(c: Config): string[] {
-  return [...c.apiKeys, c.line.channelSecret, c.line.channelAccessToken, c.appSecret, c.sms.httpSecret, c.sms.mitakePassword, c.metricsToken].filter(
-    (s): s is string => typeof s === "string" && s.length > 0,
-  );
+  return [
+    ...c.apiKeys,
+    ...c.apiKeysReadonly,
+    c.line.channelSecret,
+    c.line.channelAccessToken,
+    c.appSecret,
+    c.sms.httpSecret,
+    c.sms.mitakePassword,
+    c.metricsToken,
+  ].filter((s): s is string => typeof s === "string" && s.length > 0);
 }
 
 /** The process's environment, parsed once. The only reader of process.env; exits with the field errors. */

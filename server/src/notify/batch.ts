@@ -95,7 +95,7 @@ async function readBatch(req: IncomingMessage, spool: Spool): Promise<{ count: n
     const v = validateItem(value, where);
     if (!v.ok) {
       const first = v.errors[0]!;
-      errors.push({ index, error: { code: "validation_failed", message: `${first.field}: ${first.message}`, details: v.errors } });
+      errors.push({ index, error: { code: v.code, message: `${first.field}: ${first.message}`, details: v.errors } });
       return;
     }
     const item: IngestItem = { index, value: v.value, hash: requestHash(value), idempotencyKey: v.value.idempotencyKey ?? null, where };

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { externalId } from "../lib/ids.ts";
+import { checkLineMessages } from "../lib/line/messages.ts";
 
 /** LINE Taiwan's 18 approved PNP use cases (docs/routing.md). Anything else may go to friends (push) only. */
 export const APPROVED_SCENARIOS = new Set([
@@ -135,10 +136,20 @@ export const notificationInput = z
 export type NotificationInput = z.infer<typeof notificationInput>;
 export type FieldError = { field: string; message: string };
 
-export function validateItem(value: unknown, where: string): { ok: true; value: NotificationInput } | { ok: false; errors: FieldError[] } {
+/**
+ * Our shape first (400 `validation_failed`), then the messages against LINE's own schema and our link policy
+ * (lib/line/messages.ts): well-formed JSON that LINE would refuse is a 422 `unprocessable` naming the path.
+ */
+export function validateItem(
+  value: unknown,
+  where: string,
+): { ok: true; value: NotificationInput } | { ok: false; code: "validation_failed" | "unprocessable"; errors: FieldError[] } {
   const r = notificationInput.safeParse(value);
-  if (r.success) return { ok: true, value: r.data };
-  return { ok: false, errors: r.error.issues.map((i) => ({ field: [where, ...i.path].join("."), message: i.message })) };
+  if (!r.success)
+    return { ok: false, code: "validation_failed", errors: r.error.issues.map((i) => ({ field: [where, ...i.path].join("."), message: i.message })) };
+  const problems = r.data.messages ? checkLineMessages(r.data.messages, `${where}.messages`) : [];
+  if (problems.length > 0) return { ok: false, code: "unprocessable", errors: problems };
+  return { ok: true, value: r.data };
 }
 
 export function pnpForbiddenIndex(messages: { type: string }[] | undefined): number {

@@ -34,7 +34,7 @@ export function notificationsRouter(deps: AppDeps): Router {
     const v = validateItem(req.body, "body");
     if (!v.ok) {
       const first = v.errors[0]!;
-      throw new AppError("validation_failed", `${first.field}: ${first.message}`, v.errors);
+      throw new AppError(v.code, `${first.field}: ${first.message}`, v.errors);
     }
     const [out] = await ingestNotifications({
       db: deps.db.db,

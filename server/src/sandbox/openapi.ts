@@ -1,28 +1,25 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import { parse as parseYaml } from "yaml";
+import { type LineErrorDetail, rewriteDiscriminators, toLineDetails } from "../lib/line/spec-schemas.ts";
 import { serverSrcDir } from "../lib/paths.ts";
 
 /**
  * Request validation for the LINE emulator against LINE's own OpenAPI document (messaging-api.yml, Apache-2.0,
  * vendored in ./openapi/ with its LICENSE, so the product needs nothing outside this repository).
  *
- * Why ajv and not a whole OpenAPI router: the spec models message types with `discriminator` on a base schema that
- * each subtype `allOf`s. Generic OpenAPI validators check only the base (`{type}`), so a text message without
- * `text` would pass. We rewrite each discriminator into `if type == k then <subtype>` and compile once; a compiled
- * ajv function costs microseconds, which matters on the push/PNP hot paths the benchmarks drive.
+ * Why ajv and not a whole OpenAPI router: the spec's discriminators need rewriting (lib/line/spec-schemas.ts, shared
+ * with the API's acceptance check of messages), and a compiled ajv function costs microseconds, which matters on the
+ * push/PNP hot paths the benchmarks drive.
  */
 
 export const VENDORED_SPEC_URL = pathToFileURL(join(serverSrcDir, "sandbox", "openapi", "messaging-api.yml"));
 export const vendoredSpecPath = () => fileURLToPath(VENDORED_SPEC_URL);
 
-export interface LineErrorDetail {
-  message: string;
-  property: string;
-}
+export type { LineErrorDetail };
 export interface ValidationResult {
   ok: boolean;
   details: LineErrorDetail[];
@@ -38,88 +35,7 @@ export interface OperationValidator {
 type Json = any;
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 const SPEC_ID = "line-messaging-api";
-const REF_PREFIX = "#/components/schemas/";
-
-/** Discriminator bases become `if/then` dispatchers; their subtypes `allOf` the base's plain copy instead. */
-function rewriteDiscriminators(schemas: Record<string, Json>): Record<string, Json> {
-  const out: Record<string, Json> = structuredClone(schemas);
-  for (const [name, schema] of Object.entries(schemas)) {
-    const d = schema?.discriminator;
-    if (!d?.mapping) continue;
-    const prop: string = d.propertyName;
-    const base = `${name}__base`;
-    const { discriminator: _d, ...plain } = out[name];
-    out[base] = plain;
-    const keys = Object.keys(d.mapping);
-    out[name] = {
-      allOf: [
-        { $ref: REF_PREFIX + base },
-        { properties: { [prop]: { enum: keys } } },
-        ...keys.map((k) => ({
-          if: { properties: { [prop]: { const: k } }, required: [prop] },
-          // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keyword, never awaited.
-          then: { $ref: d.mapping[k] },
-        })),
-      ],
-    };
-    for (const target of Object.values<string>(d.mapping)) {
-      const sub = out[target.slice(REF_PREFIX.length)];
-      if (!Array.isArray(sub?.allOf)) continue;
-      sub.allOf = sub.allOf.map((part: Json) => (part?.$ref === REF_PREFIX + name ? { $ref: REF_PREFIX + base } : part));
-    }
-  }
-  return out;
-}
-
-/** ajv's `/messages/0/text` → LINE's `messages[0].text`. */
-function propertyOf(e: ErrorObject, prefix = ""): string {
-  let p = e.instancePath
-    .split("/")
-    .slice(1)
-    .map((seg) => seg.replace(/~1/g, "/").replace(/~0/g, "~"))
-    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), "");
-  if (e.keyword === "required") {
-    const missing = (e.params as { missingProperty: string }).missingProperty;
-    p = p ? `${p}.${missing}` : missing;
-  }
-  return prefix ? (p ? `${prefix}.${p}` : prefix) : p;
-}
-
-function messageOf(e: ErrorObject): string {
-  switch (e.keyword) {
-    case "required":
-      return "Must not be empty";
-    case "enum":
-      return `Invalid value. Must be one of: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(", ")}`;
-    case "maxItems":
-      return `Size must be between 0 and ${(e.params as { limit: number }).limit}`;
-    case "minItems":
-      return `Size must be at least ${(e.params as { limit: number }).limit}`;
-    case "maxLength":
-      return `Length must be between 0 and ${(e.params as { limit: number }).limit}`;
-    case "minLength":
-      return `Length must be at least ${(e.params as { limit: number }).limit}`;
-    default:
-      return e.message ? e.message.charAt(0).toUpperCase() + e.message.slice(1) : "Invalid value";
-  }
-}
-
-function toDetails(errors: ErrorObject[] | null | undefined, map?: (p: string) => string): LineErrorDetail[] {
-  const seen = new Set<string>();
-  const out: LineErrorDetail[] = [];
-  for (const e of errors ?? []) {
-    // `if`/`allOf` wrappers repeat what their leaf errors already say.
-    if (e.keyword === "if" || e.keyword === "allOf") continue;
-    let property = propertyOf(e);
-    if (map) property = map(property);
-    const message = messageOf(e);
-    const key = `${property}\u0000${message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push({ message, property });
-  }
-  return out;
-}
+const toDetails = toLineDetails;
 
 export interface OpenApiValidators {
   forOperation(operationId: string): OperationValidator;
