@@ -23,7 +23,7 @@ const dotted = (p: string) => p.replace(/\[(\d+)\]/g, ".$1");
 /** Every `uri` / `linkUri` / `altUri.desktop` of a URI action in the tree, with its path. */
 function badUris(v: unknown, path: string[], out: MessageProblem[], where: string) {
   if (Array.isArray(v)) {
-    v.forEach((x, i) => badUris(x, [...path, String(i)], out, where));
+    for (const [i, x] of v.entries()) badUris(x, [...path, String(i)], out, where);
     return;
   }
   if (!v || typeof v !== "object") return;

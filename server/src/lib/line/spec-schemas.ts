@@ -58,7 +58,7 @@ export function schemaClosure(schemas: Record<string, Json>, root: string): stri
     seen.add(name);
     const walk = (v: Json) => {
       if (typeof v === "string" && v.startsWith(REF_PREFIX)) visit(v.slice(REF_PREFIX.length));
-      else if (Array.isArray(v)) v.forEach(walk);
+      else if (Array.isArray(v)) for (const x of v) walk(x);
       else if (v && typeof v === "object") for (const x of Object.values(v)) walk(x);
     };
     walk(schemas[name]);
