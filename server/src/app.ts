@@ -4,6 +4,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import { rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
+import { apiDocsRouter, openApiRouter } from "./contract/router.ts";
 import { dashboardRouter } from "./dashboard/router.ts";
 import { statsRouter } from "./dashboard/stats.ts";
 import type { AppDeps } from "./deps.ts";
@@ -128,6 +129,8 @@ export function createApp(deps: AppDeps): App {
     next();
   };
   const api = express.Router();
+  // The contract is public (a client generator fetches it as is); everything after it needs a key of the right scope.
+  api.use(openApiRouter());
   api.use(requireApiKey, requireScope);
   // The batch endpoint streams its own (large) body, so it sits before the JSON parser.
   api.use(notificationsBatchRouter(deps));
@@ -163,6 +166,7 @@ export function createApp(deps: AppDeps): App {
 
   // Operator dashboard: a static page; its data comes from /api/v1 with the key the operator types.
   app.use("/dashboard", dashboardRouter());
+  app.use("/api/docs", apiDocsRouter());
   if (deps.sandboxConsole) app.use("/sandbox", deps.sandboxConsole);
 
   app.use((req, _res, next) => next(new AppError("not_found", `no route for ${req.method} ${req.path}`)));

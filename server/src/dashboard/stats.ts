@@ -3,15 +3,63 @@ import { Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
+import { defineOperations, mount } from "../lib/openapi.ts";
 import { isoDate, isoDateTime, parseOr400 } from "../lib/validate.ts";
 import { allSmsCostSql, costSql, roundTwd } from "../notify/cost.ts";
 
-const query = z
-  .object({
-    from: isoDateTime().or(isoDate()).optional(),
-    to: isoDateTime().or(isoDate()).optional(),
-  })
-  .strict();
+const int = () => z.number().int();
+const twd = () => z.number().meta({ description: "NT$" });
+/** GET /stats's contract (lib/openapi.ts). */
+export const statsOperations = defineOperations({
+  getStats: {
+    operationId: "getStats",
+    method: "get",
+    path: "/stats",
+    tag: "stats",
+    summary: "Counts, delivery funnel, NT$ per channel and friends for a period",
+    description: "Notifications created in [from, to) (ISO dates or date-times; default: the last 30 days).",
+    request: {
+      query: z
+        .object({
+          from: isoDateTime().or(isoDate()).optional(),
+          to: isoDateTime().or(isoDate()).optional(),
+        })
+        .strict(),
+    },
+    responses: {
+      200: {
+        description: "the period's figures",
+        schema: z
+          .object({
+            from: z.iso.datetime(),
+            to: z.iso.datetime(),
+            total: int(),
+            byChannel: z.record(z.string(), z.object({ total: int(), states: z.record(z.string(), int()) }).strict()),
+            costTwd: z.object({ push: twd(), pnp: twd(), sms: twd(), total: twd() }).strict(),
+            allSmsCostTwd: twd(),
+            savedTwd: twd(),
+            prices: z.object({ push: twd(), pnp: twd(), sms: twd() }).strict(),
+            fallback: z.object({ lineRouted: int(), fellBackToSms: int(), rate: z.number() }).strict(),
+            deliveredLate: int(),
+            funnel: z
+              .object({
+                accepted: int(),
+                sent: int(),
+                delivered: int(),
+                smsSent: int(),
+                undelivered: int(),
+                failed: int(),
+                cancelled: int(),
+                pending: int(),
+              })
+              .strict(),
+            friends: z.object({ total: int(), gainedInPeriod: int(), lostInPeriod: int(), conversionsFromPrompts: int() }).strict(),
+          })
+          .strict(),
+      },
+    },
+  },
+});
 
 /**
  * GET /stats?from&to (ISO dates or date-times; default: the last 30 days): notifications created in [from, to),
@@ -20,8 +68,8 @@ const query = z
  */
 export function statsRouter(deps: AppDeps): Router {
   const r = Router();
-  r.get("/stats", async (req, res) => {
-    const q = parseOr400(query, req.query, "query");
+  mount(r, statsOperations.getStats, async (req, res) => {
+    const q = parseOr400(statsOperations.getStats.request.query, req.query, "query");
     const to = q.to ? new Date(q.to) : deps.clock.now();
     const from = q.from ? new Date(q.from) : new Date(to.getTime() - 30 * 24 * 3600 * 1000);
     if (!(from < to)) throw new AppError("validation_failed", "query.from: must be before query.to", [{ field: "query.from", message: "must be before to" }]);

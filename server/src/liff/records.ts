@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError } from "../lib/errors.ts";
 import { externalId } from "../lib/ids.ts";
+import { defineOperations, errorResponse, mount } from "../lib/openapi.ts";
 import { isoDateTime, parseOr400 } from "../lib/validate.ts";
 
 // NT$ with at most 2 decimals (numeric(12,2)); money arrives as a JSON number, never a float we round silently.
@@ -50,6 +51,38 @@ const billBody = z
   })
   .strict();
 
+const unknownOwner = errorResponse("body.memberId: no such member");
+/** The next-step records' contract (lib/openapi.ts). */
+export const recordsOperations = defineOperations({
+  upsertOrder: {
+    operationId: "upsertOrder",
+    method: "put",
+    path: "/orders/:orderId",
+    tag: "records",
+    summary: "Create or update an order (the next-step page a notice links to)",
+    request: { params: z.object({ orderId: externalId }).strict(), body: orderBody },
+    responses: {
+      201: { description: "created", schema: orderBody.extend({ orderId: z.string() }) },
+      200: { description: "updated", schema: orderBody.extend({ orderId: z.string() }) },
+      422: unknownOwner,
+    },
+  },
+  upsertBill: {
+    operationId: "upsertBill",
+    method: "put",
+    path: "/bills/:billId",
+    tag: "records",
+    summary: "Create or update a bill (the next-step page a notice links to)",
+    request: { params: z.object({ billId: externalId }).strict(), body: billBody },
+    responses: {
+      201: { description: "created", schema: billBody.extend({ billId: z.string() }) },
+      200: { description: "updated", schema: billBody.extend({ billId: z.string() }) },
+      422: unknownOwner,
+    },
+  },
+});
+const ops = recordsOperations;
+
 export const memberExists = async (deps: AppDeps, memberId: string) =>
   (await deps.db.query(sql`select 1 from members where member_id = ${memberId}`)).length > 0;
 const unknownMember = () =>
@@ -60,9 +93,9 @@ const jsonOrNull = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 export function recordsRouter(deps: AppDeps): Router {
   const r = Router();
 
-  r.put("/orders/:orderId", async (req, res) => {
-    const orderId = parseOr400(externalId, req.params.orderId, "params.orderId");
-    const b = parseOr400(orderBody, req.body);
+  mount(r, ops.upsertOrder, async (req, res) => {
+    const { orderId } = parseOr400(ops.upsertOrder.request.params, req.params, "params");
+    const b = parseOr400(ops.upsertOrder.request.body, req.body);
     if (!(await memberExists(deps, b.memberId))) throw unknownMember();
     const now = deps.clock.now().toISOString();
     const rows = await deps.db.query<{ created: boolean }>(sql`
@@ -79,9 +112,9 @@ export function recordsRouter(deps: AppDeps): Router {
     res.status(created ? 201 : 200).json({ orderId, ...b });
   });
 
-  r.put("/bills/:billId", async (req, res) => {
-    const billId = parseOr400(externalId, req.params.billId, "params.billId");
-    const b = parseOr400(billBody, req.body);
+  mount(r, ops.upsertBill, async (req, res) => {
+    const { billId } = parseOr400(ops.upsertBill.request.params, req.params, "params");
+    const b = parseOr400(ops.upsertBill.request.body, req.body);
     if (!(await memberExists(deps, b.memberId))) throw unknownMember();
     const now = deps.clock.now().toISOString();
     const rows = await deps.db.query<{ created: boolean }>(sql`

@@ -1,15 +1,18 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { DbOrTx } from "@oa-notify/db";
+import { notificationStatuses, routeChannels } from "@oa-notify/db";
 import JSONParser from "@streamparser/json/jsonparser.js";
 import { Router } from "express";
+import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
-import { AppError } from "../lib/errors.ts";
+import { AppError, errorCodes } from "../lib/errors.ts";
+import { defineOperations, errorBody, errorResponse, mount } from "../lib/openapi.ts";
 import { findUnstorable } from "../lib/storable.ts";
 import { decodedBody } from "./batch-body.ts";
 import { Spool } from "./batch-spool.ts";
 import { type IngestItem, type IngestResult, ingestNotifications } from "./ingest.ts";
-import { requestHash, validateItem } from "./input.ts";
+import { notificationInput, requestHash, validateItem } from "./input.ts";
 
 export const MAX_BATCH_ITEMS = 10_000;
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;
@@ -22,6 +25,51 @@ const slim = (x: IngestResult): BatchResult =>
   x.ok
     ? { index: x.index, id: x.id, status: x.status, channel: x.route?.channel ?? null, ...(x.duplicate ? { duplicate: true as const } : {}) }
     : { index: x.index, error: x.error };
+
+const itemError = errorBody.shape.error;
+/**
+ * The batch endpoint's contract (lib/openapi.ts). The body is parsed as a stream, item by item, each with
+ * `notificationInput` (the single endpoint's schema); the wrapper below only describes that stream.
+ */
+export const batchOperations = defineOperations({
+  createNotificationBatch: {
+    operationId: "createNotificationBatch",
+    method: "post",
+    path: "/notifications/batch",
+    tag: "notifications",
+    summary: `Send up to ${MAX_BATCH_ITEMS.toLocaleString("en")} notices in one request`,
+    description:
+      "Durable before the 202 (one transaction). Each item is checked like a single notification (plus an optional `idempotencyKey`); a bad item is reported in `results` and the others are accepted. The body may be `Content-Encoding: gzip`, `deflate` or `br`.",
+    request: { body: z.object({ notifications: z.array(notificationInput).min(1).max(MAX_BATCH_ITEMS) }).strict(), encodedBody: true },
+    responses: {
+      202: {
+        description: "accepted items have an `id` (an already-accepted `idempotencyKey`: `duplicate: true`); refused ones an `error`",
+        schema: z
+          .object({
+            batchId: z.uuid(),
+            accepted: z.number().int(),
+            rejected: z.number().int(),
+            results: z.array(
+              z.union([
+                z
+                  .object({
+                    index: z.number().int(),
+                    id: z.uuid(),
+                    status: z.enum(notificationStatuses),
+                    channel: z.enum(routeChannels).nullable(),
+                    duplicate: z.literal(true).optional(),
+                  })
+                  .strict(),
+                z.object({ index: z.number().int(), error: itemError }).strict(),
+              ]),
+            ),
+          })
+          .strict(),
+      },
+      [errorCodes.payload_too_large]: errorResponse(`over ${MAX_BATCH_ITEMS} items or ${MAX_BATCH_BYTES} bytes`),
+    },
+  },
+});
 
 /** Items inserted every CHUNK inside the transaction: memory stays flat whatever the batch size. */
 const CHUNK = 500;
@@ -134,7 +182,7 @@ async function readBatch(req: IncomingMessage, spool: Spool): Promise<{ count: n
  */
 export function notificationsBatchRouter(deps: AppDeps): Router {
   const r = Router();
-  r.post("/notifications/batch", async (req, res) => {
+  mount(r, batchOperations.createNotificationBatch, async (req, res) => {
     if (!req.is("application/json")) throw new AppError("unsupported_media_type", "the batch body must be application/json");
     const spool = await Spool.create();
     try {

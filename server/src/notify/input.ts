@@ -39,21 +39,25 @@ export const PNP_WINDOW_SECONDS = 24 * 3600;
 const TEXT_LIMIT = 5000;
 const PNP_FORBIDDEN_TYPES = new Set(["image", "video", "audio"]);
 
-const message = z.looseObject({ type: z.string().min(1).max(40) }).superRefine((m, ctx) => {
-  if (m.type === "text" || m.type === "textV2") {
-    const text = (m as Record<string, unknown>)["text"];
-    if (typeof text !== "string" || text.length === 0) ctx.addIssue({ code: "custom", path: ["text"], message: "a text message needs a non-empty text" });
-    else if (text.length > TEXT_LIMIT)
-      ctx.addIssue({ code: "custom", path: ["text"], message: `at most ${TEXT_LIMIT} characters (UTF-16 units), got ${text.length}` });
-  }
-  if (m.type === "flex") {
-    const alt = (m as Record<string, unknown>)["altText"];
-    if (typeof alt !== "string" || alt.length === 0 || alt.length > 1500)
-      ctx.addIssue({ code: "custom", path: ["altText"], message: "a flex message needs altText of 1-1500 characters" });
-    if (typeof (m as Record<string, unknown>)["contents"] !== "object")
-      ctx.addIssue({ code: "custom", path: ["contents"], message: "a flex message needs contents" });
-  }
-});
+// In the published contract, a message is LINE's own Message schema (contract/document.ts swaps it in by `x-line-schema`).
+const message = z
+  .looseObject({ type: z.string().min(1).max(40) })
+  .meta({ "x-line-schema": "Message" })
+  .superRefine((m, ctx) => {
+    if (m.type === "text" || m.type === "textV2") {
+      const text = (m as Record<string, unknown>)["text"];
+      if (typeof text !== "string" || text.length === 0) ctx.addIssue({ code: "custom", path: ["text"], message: "a text message needs a non-empty text" });
+      else if (text.length > TEXT_LIMIT)
+        ctx.addIssue({ code: "custom", path: ["text"], message: `at most ${TEXT_LIMIT} characters (UTF-16 units), got ${text.length}` });
+    }
+    if (m.type === "flex") {
+      const alt = (m as Record<string, unknown>)["altText"];
+      if (typeof alt !== "string" || alt.length === 0 || alt.length > 1500)
+        ctx.addIssue({ code: "custom", path: ["altText"], message: "a flex message needs altText of 1-1500 characters" });
+      if (typeof (m as Record<string, unknown>)["contents"] !== "object")
+        ctx.addIssue({ code: "custom", path: ["contents"], message: "a flex message needs contents" });
+    }
+  });
 
 const itemKey = z
   .string()

@@ -1,20 +1,107 @@
-import { notifications, sql } from "@oa-notify/db";
+import { notificationStatuses, notifications, routeChannels, sql } from "@oa-notify/db";
 import { type Request, Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
+import { defineOperations, errorResponse, mount } from "../lib/openapi.ts";
 import { typedRows } from "../lib/rows.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { cancelNotification } from "./cancel.ts";
 import { type IngestResult, ingestNotifications } from "./ingest.ts";
-import { requestHash, validateItem } from "./input.ts";
-import { getNotification } from "./view.ts";
+import { notificationInput, requestHash, URGENCIES, validateItem } from "./input.ts";
+import { getNotification, notificationViewSchema, routeDecisionSchema } from "./view.ts";
 
 const idempotencyKey = z
   .string()
   .min(1)
   .max(255)
-  .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces");
+  .regex(/^[\x21-\x7e]+$/, "printable ASCII without spaces")
+  .meta({ description: "Retrying with the same key and body answers 200 with the same id; the same key with another body is a 409." });
+const idParams = z.object({ id: z.uuid() }).strict();
+const accepted = z.object({ id: z.uuid(), status: z.enum(notificationStatuses), route: routeDecisionSchema.nullable() }).strict();
+
+/** The notifications API's contract (lib/openapi.ts): the schemas below are the ones the handlers validate with. */
+export const notificationsOperations = defineOperations({
+  createNotification: {
+    operationId: "createNotification",
+    method: "post",
+    path: "/notifications",
+    tag: "notifications",
+    summary: "Send one notice",
+    description:
+      "Routed to LINE push (friends), LINE notification messages (PNP, by phone) or SMS (docs/routing.md). `messages` are LINE message objects, checked against LINE's own schema at acceptance (a message LINE would refuse is a 422 naming its path).",
+    request: { headers: z.object({ "Idempotency-Key": idempotencyKey.optional() }), body: notificationInput, encodedBody: true },
+    responses: {
+      202: { description: "accepted (durable)", schema: accepted },
+      200: {
+        description: "the same Idempotency-Key and body again: the notification accepted the first time",
+        schema: accepted.extend({ duplicate: z.literal(true) }),
+      },
+      409: errorResponse("the Idempotency-Key was used with another body"),
+      422: errorResponse("LINE would refuse a message (path named), or the recipient cannot be reached (e.g. unknown memberId)"),
+    },
+  },
+  listMemberNotifications: {
+    operationId: "listMemberNotifications",
+    method: "get",
+    path: "/notifications",
+    tag: "notifications",
+    summary: "A member's latest notifications",
+    description: '"Why did member X get an SMS?": channel, state and the route rule of the latest notices.',
+    request: { query: z.object({ memberId: z.string().min(1).max(128), limit: z.coerce.number().int().min(1).max(100).default(20) }).strict() },
+    responses: {
+      200: {
+        description: "newest first",
+        schema: z
+          .object({
+            memberId: z.string(),
+            notifications: z.array(
+              z
+                .object({
+                  id: z.uuid(),
+                  status: z.enum(notificationStatuses),
+                  channel: z.enum(routeChannels).nullable(),
+                  scenario: z.string(),
+                  urgency: z.enum(URGENCIES),
+                  rule: z.string().nullable(),
+                  createdAt: z.iso.datetime(),
+                  deliveredAt: z.iso.datetime().nullable(),
+                  smsSentAt: z.iso.datetime().nullable(),
+                })
+                .strict(),
+            ),
+          })
+          .strict(),
+      },
+    },
+  },
+  cancelNotification: {
+    operationId: "cancelNotification",
+    method: "post",
+    path: "/notifications/:id/cancel",
+    tag: "notifications",
+    summary: "Cancel a notice (or its pending SMS fallback)",
+    request: { params: idParams },
+    responses: {
+      200: {
+        description: "cancelled (`notification`), or LINE already went out and only the SMS fallback was called off (`sms_fallback`)",
+        schema: notificationViewSchema.extend({ cancelled: z.enum(["notification", "sms_fallback"]), alreadyCancelled: z.literal(true).optional() }),
+      },
+      404: errorResponse("no such notification"),
+      409: errorResponse("too late: `details.wentOut` names what already went out"),
+    },
+  },
+  getNotification: {
+    operationId: "getNotification",
+    method: "get",
+    path: "/notifications/:id",
+    tag: "notifications",
+    summary: "A notification, its route decision, cost and timeline",
+    request: { params: idParams },
+    responses: { 200: { description: "the notification (phone masked)", schema: notificationViewSchema }, 404: errorResponse("no such notification") },
+  },
+});
+const ops = notificationsOperations;
 
 function idempotencyKeyOf(req: Request): string | null {
   const v = req.get("idempotency-key");
@@ -29,7 +116,7 @@ function asAppError(r: Extract<IngestResult, { ok: false }>): AppError {
 export function notificationsRouter(deps: AppDeps): Router {
   const r = Router();
 
-  r.post("/notifications", async (req, res) => {
+  mount(r, ops.createNotification, async (req, res) => {
     const key = idempotencyKeyOf(req);
     const v = validateItem(req.body, "body");
     if (!v.ok) {
@@ -54,12 +141,8 @@ export function notificationsRouter(deps: AppDeps): Router {
   });
 
   // "Why did member X get an SMS?": a member's latest notifications with channel, state and the route rule.
-  r.get("/notifications", async (req, res) => {
-    const q = parseOr400(
-      z.object({ memberId: z.string().min(1).max(128), limit: z.coerce.number().int().min(1).max(100).default(20) }).strict(),
-      req.query,
-      "query",
-    );
+  mount(r, ops.listMemberNotifications, async (req, res) => {
+    const q = parseOr400(ops.listMemberNotifications.request.query, req.query, "query");
     const rows = typedRows(
       notifications,
       await deps.db.query(sql`select * from notifications where member_id = ${q.memberId} order by created_at desc, id limit ${q.limit}`),
@@ -82,8 +165,8 @@ export function notificationsRouter(deps: AppDeps): Router {
 
   // The `cancel` transition (docs/states.md): before anything went out → cancelled; LINE out and only the SMS fallback pending → the
   // SMS is called off; otherwise 409 naming what already went out (notify/cancel.ts).
-  r.post("/notifications/:id/cancel", async (req, res) => {
-    const id = parseOr400(z.uuid(), req.params.id, "params.id");
+  mount(r, ops.cancelNotification, async (req, res) => {
+    const { id } = parseOr400(ops.cancelNotification.request.params, req.params, "params");
     const out = await cancelNotification({ db: deps.db, clock: deps.clock, id, by: req.apiKeyId! });
     if (!out.ok && out.reason === "not_found") throw notFound("notification");
     if (!out.ok) throw new AppError("conflict", out.message, { status: out.status, wentOut: out.wentOut });
@@ -92,8 +175,8 @@ export function notificationsRouter(deps: AppDeps): Router {
     res.status(200).json({ ...n, cancelled: out.cancelled, ...(out.already ? { alreadyCancelled: true } : {}) });
   });
 
-  r.get("/notifications/:id", async (req, res) => {
-    const id = parseOr400(z.uuid(), req.params.id, "params.id");
+  mount(r, ops.getNotification, async (req, res) => {
+    const { id } = parseOr400(ops.getNotification.request.params, req.params, "params");
     const n = await getNotification(deps, id);
     if (!n) throw notFound("notification");
     res.json(n);

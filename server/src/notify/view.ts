@@ -1,8 +1,51 @@
-import { type Database, notificationEvents, notifications, sql } from "@oa-notify/db";
+import { type Database, notificationEvents, notificationStatuses, notifications, routeChannels, sql, timelineStates } from "@oa-notify/db";
+import { z } from "zod";
 import type { Config } from "../env.ts";
 import { maskPhone } from "../lib/phone.ts";
 import { typedRow, typedRows } from "../lib/rows.ts";
 import { costSql, roundTwd } from "./cost.ts";
+
+const dateTime = z.iso.datetime();
+/** The route decision stored on a notification (route.ts RouteDecision, docs/routing.md). */
+export const routeDecisionSchema = z
+  .object({
+    channel: z.enum(routeChannels),
+    pnpKind: z.enum(["flexible", "template"]).optional(),
+    smsAfterSeconds: z.number().int().nullable(),
+    rule: z.string(),
+    reason: z.string().optional(),
+    inputs: z.record(z.string(), z.unknown()),
+    decidedAt: dateTime,
+    stage: z.enum(["accepted", "dispatch", "reroute"]),
+    reroutedFrom: z.enum(routeChannels).optional(),
+    parallelPush: z.boolean().optional(),
+  })
+  .meta({ id: "RouteDecision", description: "Which channel a notice takes and why (docs/routing.md): the inputs and the rule that fired." });
+
+/** GET /notifications/:id's body (getNotification below). */
+export const notificationViewSchema = z
+  .object({
+    id: z.uuid(),
+    status: z.enum(notificationStatuses),
+    channel: z.enum(routeChannels).nullable(),
+    scenario: z.string(),
+    urgency: z.string(),
+    memberId: z.string().nullable(),
+    phone: z.string().nullable().meta({ description: "masked: +8869****5678" }),
+    route: routeDecisionSchema.nullable(),
+    batchId: z.uuid().nullable(),
+    createdAt: dateTime.nullable(),
+    sentAt: dateTime.nullable(),
+    deliveredAt: dateTime.nullable(),
+    seenAt: dateTime.nullable(),
+    smsDeadlineAt: dateTime.nullable(),
+    smsSentAt: dateTime.nullable(),
+    attempts: z.number().int(),
+    lastError: z.string().nullable(),
+    costTwd: z.number().meta({ description: "NT$ spent on this notice so far" }),
+    timeline: z.array(z.object({ at: dateTime.nullable(), state: z.enum(timelineStates), detail: z.unknown() })),
+  })
+  .meta({ id: "Notification" });
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
