@@ -45,6 +45,8 @@ export async function generateLineMessageFiles(): Promise<Record<string, string>
   const cjs = standaloneCode(ajv, validate);
   const out = await build({
     stdin: { contents: cjs, resolveDir: join(serverDir, "scripts"), sourcefile: "validate-message.cjs", loader: "js" },
+    // Paths in the output's comments are relative to this: the repository root, whatever the caller's cwd.
+    absWorkingDir: join(serverDir, ".."),
     bundle: true,
     platform: "neutral",
     format: "esm",

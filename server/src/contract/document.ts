@@ -62,8 +62,20 @@ function lineComponents(): Record<string, Json> {
   return Object.fromEntries(Object.entries(schemas).map(([k, v]) => [LINE_PREFIX + k, v]));
 }
 
+/**
+ * Where our schema says "a LINE `Message`": LINE's base schema carries a discriminator whose subtypes `allOf` it, which
+ * generators (openapi-typescript among them) type as the base alone. So it is written as the `oneOf` of the subtypes
+ * with the same discriminator, which every generator turns into a union (`LineTextMessage | LineStickerMessage | …`).
+ */
+function lineRef(line: Record<string, Json>, name: string): Json {
+  const d = line[LINE_PREFIX + name]?.discriminator;
+  if (!d?.mapping) return { $ref: REF + LINE_PREFIX + name };
+  const mapping = Object.fromEntries(Object.entries<string>(d.mapping));
+  return { oneOf: [...new Set(Object.values(mapping))].map(($ref) => ({ $ref })), discriminator: { propertyName: d.propertyName, mapping } };
+}
+
 /** Converts every registered schema in one direction; named (`.meta({ id })`) schemas become components too. */
-function convert(registry: z.core.$ZodRegistry<{ id: string }>, io: "input" | "output"): Record<string, Json> {
+function convert(registry: z.core.$ZodRegistry<{ id: string }>, io: "input" | "output", line: Record<string, Json>): Record<string, Json> {
   const out = z.toJSONSchema(registry, {
     target: "draft-2020-12",
     io,
@@ -71,10 +83,10 @@ function convert(registry: z.core.$ZodRegistry<{ id: string }>, io: "input" | "o
     uri: (id) => REF + id,
     override: (ctx) => {
       const js = ctx.jsonSchema as Json;
-      const line = js["x-line-schema"];
-      if (typeof line === "string") {
+      const lineName = js["x-line-schema"];
+      if (typeof lineName === "string") {
         for (const k of Object.keys(js)) delete js[k];
-        js.$ref = REF + LINE_PREFIX + line;
+        Object.assign(js, lineRef(line, lineName));
       }
     },
   }) as { schemas: Record<string, Json> };
@@ -181,9 +193,9 @@ export function buildOpenApiDocument(): Json {
     };
   }
   // Requests as zod parses them, responses as the handlers write them; a name both use takes the response's form.
-  const inSchemas = convert(requests, "input");
-  const outSchemas = convert(responses, "output");
   const line = lineComponents();
+  const inSchemas = convert(requests, "input", line);
+  const outSchemas = convert(responses, "output", line);
   const schemas: Record<string, Json> = {};
   for (const n of reached(inSchemas, requestRoots)) schemas[n] = inSchemas[n];
   for (const n of reached(outSchemas, responseRoots)) schemas[n] = outSchemas[n];

@@ -1,6 +1,10 @@
+import { createClient, type OaNotifyClient } from "@oa-notify/client";
+
 /**
  * `pnpm stats`: the dashboard's numbers in a terminal, read from a running server's API (the same endpoints as the
- * page, so there is one implementation of every figure). Pure apart from the injected fetch and output.
+ * page, so there is one implementation of every figure) through the typed client generated from the API's OpenAPI
+ * document (@oa-notify/client, docs/api.md). Pure apart from the injected fetch and output. A read-only key
+ * (API_KEYS_READONLY) is enough: it only reads.
  */
 const DAY = 86_400_000;
 const TAIPEI = 8 * 3_600_000; // Asia/Taipei: UTC+8, no DST
@@ -75,17 +79,21 @@ class CliError extends Error {
   override name = "CliError";
 }
 
-async function get(io: CliIo, path: string): Promise<any> {
-  let res: Response;
+/** One call of the typed client: its data, or a CliError in words for the operator. */
+async function must<T>(
+  io: CliIo,
+  label: string,
+  call: Promise<{ data?: T; error?: { error?: { message?: string } } | unknown; response: Response }>,
+): Promise<T> {
+  let r: Awaited<typeof call>;
   try {
-    res = await io.fetch(`${io.baseUrl}/api/v1${path}`, { headers: { authorization: `Bearer ${io.apiKey}`, accept: "application/json" } });
+    r = await call;
   } catch (e) {
     throw new CliError(`無法連線 cannot reach ${io.baseUrl} (${(e as Error).message}); is the server running?`);
   }
-  const body = (await res.json().catch(() => null)) as any;
-  if (res.status === 401) throw new CliError("API 金鑰無效 the API key was refused (401): pass --key or set API_KEYS");
-  if (!res.ok) throw new CliError(`${path} → ${res.status} ${body?.error?.message ?? ""}`.trim());
-  return body;
+  if (r.response.status === 401) throw new CliError("API 金鑰無效 the API key was refused (401): pass --key or set API_KEYS");
+  if (r.data === undefined) throw new CliError(`${label} → ${r.response.status} ${(r.error as { error?: { message?: string } })?.error?.message ?? ""}`.trim());
+  return r.data;
 }
 
 /** Runs the command; returns the process exit code. */
@@ -95,9 +103,10 @@ export async function runStatsCli(argv: string[], io: CliIo): Promise<number> {
     io.out(`${a.error}\n${USAGE}`);
     return 2;
   }
+  const client = createClient({ baseUrl: io.baseUrl, apiKey: io.apiKey, fetch: io.fetch });
   try {
-    if (a.member) await member(io, a.member, a.json);
-    else await stats(io, a);
+    if (a.member) await member(io, client, a.member, a.json);
+    else await stats(io, client, a);
     return 0;
   } catch (e) {
     if (e instanceof CliError) {
@@ -108,11 +117,11 @@ export async function runStatsCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-async function stats(io: CliIo, a: CliArgs) {
+async function stats(io: CliIo, client: OaNotifyClient, a: CliArgs) {
   const p = taipeiPeriod(a.days, io.now());
   const from = a.from ?? p.from.toISOString();
   const to = a.to ?? p.to.toISOString();
-  const s = await get(io, `/stats?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`);
+  const s = await must(io, "/stats", client.GET("/api/v1/stats", { params: { query: { from, to } } }));
   if (a.json) {
     io.out(JSON.stringify(s, null, 2));
     return;
@@ -138,7 +147,7 @@ async function stats(io: CliIo, a: CliArgs) {
     io.out(`  ${pad(label, L)} ${String(n).padStart(8)}  ${share(n).padStart(6)}`);
   io.out("");
   io.out("管道分布 Channel split");
-  const channels = Object.entries(s.byChannel as Record<string, { total: number; states: Record<string, number> }>).sort((x, y) => y[1].total - x[1].total);
+  const channels = Object.entries(s.byChannel).sort((x, y) => y[1].total - x[1].total);
   if (channels.length === 0) io.out("  (此期間沒有通知 no notifications in this period)");
   for (const [ch, v] of channels) {
     const states = Object.entries(v.states)
@@ -172,16 +181,18 @@ async function stats(io: CliIo, a: CliArgs) {
     io.out(`  ${pad(label, L)} ${String(n).padStart(8)}`);
 }
 
-async function member(io: CliIo, memberId: string, json: boolean) {
-  const list = await get(io, `/notifications?memberId=${encodeURIComponent(memberId)}`);
+async function member(io: CliIo, client: OaNotifyClient, memberId: string, json: boolean) {
+  const list = await must(io, "/notifications", client.GET("/api/v1/notifications", { params: { query: { memberId } } }));
   // The fallback reason lives in the timeline: fetch the details of the notices that went by SMS.
   const details = new Map<string, any>();
-  for (const n of list.notifications) if (n.smsSentAt || n.status === "fallback_sms") details.set(n.id, await get(io, `/notifications/${n.id}`));
+  for (const n of list.notifications)
+    if (n.smsSentAt || n.status === "fallback_sms")
+      details.set(n.id, await must(io, `/notifications/${n.id}`, client.GET("/api/v1/notifications/{id}", { params: { path: { id: n.id } } })));
   if (json) {
     io.out(JSON.stringify({ ...list, details: Object.fromEntries(details) }, null, 2));
     return;
   }
-  const sms = list.notifications.filter((n: any) => n.smsSentAt).length;
+  const sms = list.notifications.filter((n) => n.smsSentAt).length;
   io.out(`會員 member ${memberId}: 最近 ${list.notifications.length} 則 latest, ${sms} 則發了簡訊 sent by SMS`);
   for (const n of list.notifications) {
     io.out("");

@@ -3,21 +3,26 @@
  *  1. the webhook/friend flow: a simulated LINE user follows the OA → the product sees a friend;
  *  2. once the notifications API exists: one notice per route (push to a friend, PNP to a non-friend, PNP held for
  *     consent → SMS fallback, a number LINE does not know → SMS), printing each notification's status.
- * Add a route by appending to `ROUTES` below.
+ * Add a route by appending to `ROUTES` below. The API is called through the typed client generated from its OpenAPI
+ * document (@oa-notify/client, docs/api.md); the sandbox's own console API (/sandbox/api) with plain fetch.
  */
 import { randomBytes } from "node:crypto";
+import { type components, createClient } from "@oa-notify/client";
 import { configFromProcess } from "../env.ts";
 
 const config = configFromProcess();
 const base = config.publicBaseUrl;
 const apiKey = config.apiKeys[0] ?? "sandbox-key";
+const api = createClient({ baseUrl: base, apiKey });
+
+type NotificationBody = components["schemas"]["CreateNotificationRequest"];
 
 interface DemoRoute {
   /** what the route shows, zh-TW + English */
   label: string;
   memberId: string;
   /** notification fields beyond memberId */
-  body: Record<string, unknown>;
+  body: Omit<NotificationBody, "memberId">;
 }
 
 // The members seeded on the sandbox's first start (server/src/sandbox/runtime.ts seedSandbox).
@@ -44,6 +49,7 @@ const ROUTES: DemoRoute[] = [
   },
 ];
 
+/** The sandbox console's API (not part of the published contract). */
 async function call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: T }> {
   const res = await fetch(`${base}${path}`, {
     method,
@@ -66,14 +72,16 @@ async function friendFlow() {
   const phone = `0912${String(randomBytes(3).readUIntBE(0, 3) % 1_000_000).padStart(6, "0")}`;
   const memberId = `demo-${randomBytes(3).toString("hex")}`;
   const user = await must<{ userId: string; displayName: string }>("POST", "/sandbox/api/users", { phone, displayName: "Demo 使用者", pnpConsent: "yes" });
-  await must("PUT", `/api/v1/members/${memberId}`, { phone, name: "Demo 使用者" });
+  const put = await api.PUT("/api/v1/members/{memberId}", { params: { path: { memberId } }, body: { phone, name: "Demo 使用者" } });
+  if (!put.data) throw new Error(`PUT /api/v1/members/${memberId} → ${put.response.status} ${JSON.stringify(put.error)}`);
   say(`   模擬使用者 simulated user ${user.userId} (${phone}), 會員 member ${memberId}`);
-  const before = await call<{ friend?: boolean }>("GET", `/api/v1/line-users/${user.userId}`);
-  say(`   加好友前 before follow: ${before.status === 404 ? "產品不認得 unknown to the product (404)" : `friend=${before.json.friend}`}`);
+  const lineUser = () => api.GET("/api/v1/line-users/{userId}", { params: { path: { userId: user.userId } } });
+  const before = await lineUser();
+  say(`   加好友前 before follow: ${before.response.status === 404 ? "產品不認得 unknown to the product (404)" : `friend=${before.data?.friend}`}`);
   await must("POST", `/sandbox/api/users/${user.userId}/follow`, {});
   for (let i = 0; i < 50; i++) {
-    const r = await call<{ friend?: boolean }>("GET", `/api/v1/line-users/${user.userId}`);
-    if (r.status === 200 && r.json.friend) {
+    const r = await lineUser();
+    if (r.data?.friend) {
       say(`   follow webhook → 產品視為好友 the product now sees a friend: GET /api/v1/line-users/${user.userId} → friend=true`);
       return;
     }
@@ -86,39 +94,33 @@ const TERMINAL = new Set(["delivered", "delivered_late", "sms_sent", "failed", "
 
 async function noticeFlow() {
   say("② 每條路徑各送一則通知 · one notice down each route");
-  const probe = await call("POST", "/api/v1/notifications", {});
-  if (probe.status === 404) {
-    say("   通知 API 尚未提供 · the notifications API is not there yet; skipping.");
-    return;
-  }
   const sent: { route: DemoRoute; id: string }[] = [];
   for (const route of ROUTES) {
-    const r = await call<{ id?: string; status?: string; route?: unknown; error?: { message: string } }>(
-      "POST",
-      "/api/v1/notifications",
-      { memberId: route.memberId, ...route.body },
-      { "idempotency-key": `demo-${route.memberId}-${Date.now()}` },
-    );
-    if (r.status !== 202 || !r.json.id) {
-      say(`   ✗ ${route.label}: ${r.status} ${r.json.error?.message ?? JSON.stringify(r.json)}`);
+    const r = await api.POST("/api/v1/notifications", {
+      params: { header: { "Idempotency-Key": `demo-${route.memberId}-${Date.now()}` } },
+      body: { memberId: route.memberId, ...route.body },
+    });
+    if (r.response.status !== 202 || !r.data) {
+      say(`   ✗ ${route.label}: ${r.response.status} ${r.error?.error.message ?? ""}`);
       continue;
     }
-    sent.push({ route, id: r.json.id });
-    say(`   → ${route.label}: ${r.json.id} (${r.json.status})`);
+    sent.push({ route, id: r.data.id });
+    say(`   → ${route.label}: ${r.data.id} (${r.data.status})`);
   }
-  const final = new Map<string, any>();
+  const notification = (id: string) => api.GET("/api/v1/notifications/{id}", { params: { path: { id } } });
+  const final = new Map<string, { status: string; channel: string | null }>();
   for (let i = 0; i < 40 && final.size < sent.length; i++) {
     await call("POST", "/sandbox/api/deliver", {}); // the emulator's pending delivery webhooks, now
     for (const s of sent) {
       if (final.has(s.id)) continue;
-      const r = await call<{ status: string }>("GET", `/api/v1/notifications/${s.id}`);
-      if (r.status === 200 && TERMINAL.has(r.json.status)) final.set(s.id, r.json);
+      const r = await notification(s.id);
+      if (r.data && TERMINAL.has(r.data.status)) final.set(s.id, r.data);
     }
     if (final.size < sent.length) await sleep(500);
   }
   say("   結果 results:");
   for (const s of sent) {
-    const n = final.get(s.id) ?? (await call("GET", `/api/v1/notifications/${s.id}`)).json;
+    const n = final.get(s.id) ?? (await notification(s.id)).data;
     say(`   ${String(n?.status ?? "?").padEnd(15)} ${String(n?.channel ?? "").padEnd(5)} ${s.route.label}`);
   }
   say(`   看收件匣 see the inboxes: ${base}/sandbox`);

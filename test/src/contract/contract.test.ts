@@ -47,7 +47,9 @@ describe("GET /api/v1/openapi.json", () => {
     expect(create.parameters).toContainEqual(expect.objectContaining({ name: "Idempotency-Key", in: "header", required: false }));
     for (const status of ["202", "200", "400", "401", "403", "409", "413", "415", "422", "500"]) expect(Object.keys(create.responses)).toContain(status);
     expect(create.responses["422"].content["application/json"].schema).toEqual({ $ref: "#/components/schemas/Error" });
-    expect(doc.components.schemas.CreateNotificationRequest.properties.messages.items).toEqual({ $ref: "#/components/schemas/LineMessage" });
+    const items = doc.components.schemas.CreateNotificationRequest.properties.messages.items;
+    expect(items.discriminator.mapping.sticker).toBe("#/components/schemas/LineStickerMessage");
+    expect(items.oneOf).toContainEqual({ $ref: "#/components/schemas/LineTextMessage" });
     // LINE's own schema, with its discriminator and subtypes (from LINE's OpenAPI document).
     expect(doc.components.schemas.LineMessage.discriminator.mapping.sticker).toBe("#/components/schemas/LineStickerMessage");
     expect(doc.components.schemas.LineStickerMessage.required).toEqual(["packageId", "stickerId"]);

@@ -9,8 +9,10 @@ import type { ServerProcess } from "../helpers/process.ts";
  * worker and LINE emulator, in a child process): three notices go out through the API (push to the demo friend,
  * PNP to the demo non-friend, SMS to the number LINE does not know); the operator opens /dashboard, types the key,
  * and sees the funnel, channels, NT$ and friends; then asks why demo-no-line got an SMS (PNP first, LINE answered 422, so the SMS went at once).
+ * The operator types a read-only key (API_KEYS_READONLY): the dashboard only reads.
  */
 const API_KEY = "sandbox-key";
+const READONLY_KEY = "dashboard-read-only-key-0123";
 noteSkipped("dashboard browser test");
 
 let stack: SandboxStack;
@@ -28,7 +30,7 @@ const api = async (path: string, init: RequestInit = {}) => {
 beforeAll(async () => {
   if (!hasChromium) return;
   // The demo members (demo-friend, demo-pnp, demo-no-line) are seeded before the banner.
-  stack = await startSandboxStack("dashboard-browser");
+  stack = await startSandboxStack("dashboard-browser", { API_KEYS_READONLY: READONLY_KEY });
   srv = stack.srv;
   browser = await launchChromium();
 });
@@ -76,10 +78,12 @@ describe.skipIf(!hasChromium)("operator dashboard in chromium", () => {
       await page.locator("#status.err", { hasText: "401" }).waitFor();
       expect(await page.evaluate(() => sessionStorage.getItem("oa-notify.apiKey"))).toBeNull();
 
-      await page.getByLabel("API 金鑰 API key").fill(API_KEY);
+      // The read-only key cannot send (403), and the dashboard works with it.
+      expect((await api("/notifications", { method: "POST", body: "{}", headers: { authorization: `Bearer ${READONLY_KEY}` } })).status).toBe(403);
+      await page.getByLabel("API 金鑰 API key").fill(READONLY_KEY);
       await page.click("#key-submit");
       await page.locator("#status", { hasText: "已更新" }).waitFor();
-      expect(await page.evaluate(() => sessionStorage.getItem("oa-notify.apiKey"))).toBe(API_KEY);
+      expect(await page.evaluate(() => sessionStorage.getItem("oa-notify.apiKey"))).toBe(READONLY_KEY);
       expect(await page.evaluate(() => localStorage.length)).toBe(0);
 
       const cell = (row: string) => page.locator(`#funnel tr[data-step="${row}"] td.num`).first().textContent();

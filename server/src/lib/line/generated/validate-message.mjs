@@ -4,9 +4,9 @@ var __commonJS = (cb, mod) => function __require() {
   return mod || (0, cb[__getOwnPropNames(cb)[0]])((mod = { exports: {} }).exports, mod), mod.exports;
 };
 
-// ../node_modules/.pnpm/ajv-formats@3.0.1_ajv@8.20.0/node_modules/ajv-formats/dist/formats.js
+// node_modules/.pnpm/ajv-formats@3.0.1_ajv@8.20.0/node_modules/ajv-formats/dist/formats.js
 var require_formats = __commonJS({
-  "../node_modules/.pnpm/ajv-formats@3.0.1_ajv@8.20.0/node_modules/ajv-formats/dist/formats.js"(exports) {
+  "node_modules/.pnpm/ajv-formats@3.0.1_ajv@8.20.0/node_modules/ajv-formats/dist/formats.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     exports.formatNames = exports.fastFormats = exports.fullFormats = void 0;
@@ -207,9 +207,9 @@ var require_formats = __commonJS({
   }
 });
 
-// scripts/line-formats.cjs
+// server/scripts/line-formats.cjs
 var require_line_formats = __commonJS({
-  "scripts/line-formats.cjs"(exports, module) {
+  "server/scripts/line-formats.cjs"(exports, module) {
     "use strict";
     var { fullFormats } = require_formats();
     module.exports = {
@@ -220,9 +220,9 @@ var require_line_formats = __commonJS({
   }
 });
 
-// ../node_modules/.pnpm/ajv@8.20.0/node_modules/ajv/dist/runtime/ucs2length.js
+// node_modules/.pnpm/ajv@8.20.0/node_modules/ajv/dist/runtime/ucs2length.js
 var require_ucs2length = __commonJS({
-  "../node_modules/.pnpm/ajv@8.20.0/node_modules/ajv/dist/runtime/ucs2length.js"(exports) {
+  "node_modules/.pnpm/ajv@8.20.0/node_modules/ajv/dist/runtime/ucs2length.js"(exports) {
     "use strict";
     Object.defineProperty(exports, "__esModule", { value: true });
     function ucs2length(str) {
@@ -246,9 +246,9 @@ var require_ucs2length = __commonJS({
   }
 });
 
-// scripts/validate-message.cjs
+// server/scripts/validate-message.cjs
 var require_validate_message = __commonJS({
-  "scripts/validate-message.cjs"(exports, module) {
+  "server/scripts/validate-message.cjs"(exports, module) {
     module.exports = validate10;
     module.exports.default = validate10;
     var schema13 = { "allOf": [{ "$ref": "#/components/schemas/Message__base" }, { "properties": { "type": { "enum": ["text", "textV2", "sticker", "image", "video", "audio", "location", "imagemap", "template", "flex", "coupon"] } } }, { "if": { "properties": { "type": { "const": "text" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/TextMessage" } }, { "if": { "properties": { "type": { "const": "textV2" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/TextMessageV2" } }, { "if": { "properties": { "type": { "const": "sticker" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/StickerMessage" } }, { "if": { "properties": { "type": { "const": "image" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/ImageMessage" } }, { "if": { "properties": { "type": { "const": "video" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/VideoMessage" } }, { "if": { "properties": { "type": { "const": "audio" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/AudioMessage" } }, { "if": { "properties": { "type": { "const": "location" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/LocationMessage" } }, { "if": { "properties": { "type": { "const": "imagemap" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/ImagemapMessage" } }, { "if": { "properties": { "type": { "const": "template" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/TemplateMessage" } }, { "if": { "properties": { "type": { "const": "flex" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/FlexMessage" } }, { "if": { "properties": { "type": { "const": "coupon" } }, "required": ["type"] }, "then": { "$ref": "#/components/schemas/CouponMessage" } }] };
