@@ -1,13 +1,12 @@
-import { notifications, sql } from "@oa-notify/db";
 import { type Request, Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
-import { typedRows } from "../lib/rows.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { cancelNotification } from "./cancel.ts";
 import { type IngestResult, ingestNotifications } from "./ingest.ts";
 import { requestHash, validateItem } from "./input.ts";
+import { batchSummary, listNotifications, listQuery } from "./list.ts";
 import { getNotification } from "./view.ts";
 
 const idempotencyKey = z
@@ -53,31 +52,19 @@ export function notificationsRouter(deps: AppDeps): Router {
     res.status(202).json({ id: out.id, status: out.status, route: out.route });
   });
 
-  // "Why did member X get an SMS?": a member's latest notifications with channel, state and the route rule.
+  // Filtered, paged list (notify/list.ts). "Why did member X get an SMS?": ?memberId= gives a member's latest with
+  // channel, state and the route rule.
   r.get("/notifications", async (req, res) => {
-    const q = parseOr400(
-      z.object({ memberId: z.string().min(1).max(128), limit: z.coerce.number().int().min(1).max(100).default(20) }).strict(),
-      req.query,
-      "query",
-    );
-    const rows = typedRows(
-      notifications,
-      await deps.db.query(sql`select * from notifications where member_id = ${q.memberId} order by created_at desc, id limit ${q.limit}`),
-    );
-    res.json({
-      memberId: q.memberId,
-      notifications: rows.map((n) => ({
-        id: n.id,
-        status: n.status,
-        channel: n.channel,
-        scenario: n.scenario,
-        urgency: n.urgency,
-        rule: (n.route as { rule?: string } | null)?.rule ?? null,
-        createdAt: n.createdAt.toISOString(),
-        deliveredAt: n.deliveredAt?.toISOString() ?? null,
-        smsSentAt: n.smsSentAt?.toISOString() ?? null,
-      })),
-    });
+    const q = parseOr400(listQuery, req.query, "query");
+    const out = await listNotifications(deps.db, q);
+    res.json({ ...(q.memberId ? { memberId: q.memberId } : {}), ...out });
+  });
+
+  r.get("/batches/:id", async (req, res) => {
+    const id = parseOr400(z.uuid(), req.params.id, "params.id");
+    const b = await batchSummary(deps.db, id);
+    if (!b) throw notFound("batch");
+    res.json(b);
   });
 
   // The `cancel` transition (docs/states.md): before anything went out → cancelled; LINE out and only the SMS fallback pending → the
