@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import { middleware, type WebhookEvent } from "@line/bot-sdk";
+import { middleware, type webhook } from "@line/bot-sdk";
 import { createLogger } from "@oa-notify/server";
 import { WebhookDeliveryWorker } from "@oa-notify/server/outbox/delivery.ts";
 import { syncWebhookEndpoints } from "@oa-notify/server/outbox/endpoints.ts";
@@ -14,12 +14,12 @@ import { freePort } from "../helpers/process.ts";
 // channel secret, as it did when LINE called it directly.
 let botPort: number;
 let bot: Server | null = null;
-const botEvents: WebhookEvent[] = [];
+const botEvents: webhook.Event[] = [];
 const botUrl = () => `http://127.0.0.1:${botPort}/callback`;
 function startBot(): Promise<void> {
   const app = express();
   app.post("/callback", middleware({ channelSecret: TEST_SECRET }), (req, res) => {
-    botEvents.push(...(req.body as { events: WebhookEvent[] }).events);
+    botEvents.push(...(req.body as { events: webhook.Event[] }).events);
     res.sendStatus(200);
   });
   return new Promise((resolve) => {
@@ -68,7 +68,11 @@ describe("LINE webhook forwarding (WEBHOOK_FORWARD_URLS)", () => {
     expect(botEvents).toHaveLength(0);
     const waiting = await request(t.app).get("/api/v1/webhook-deliveries?kind=forward&status=pending").set(auth());
     expect(waiting.body.deliveries).toHaveLength(12);
-    expect(waiting.body.deliveries.every((d: { attempts: number }) => d.attempts === 0 || d.lastError)).toBe(true);
+    // Newest first: only the oldest (the head of the URL's stream) was tried; the rest wait behind it, in order.
+    const ds = waiting.body.deliveries as { attempts: number; lastError: string | null }[];
+    expect(ds.at(-1)!.attempts).toBeGreaterThanOrEqual(2);
+    expect(ds.at(-1)!.lastError).toBeTruthy();
+    expect(ds.slice(0, -1).every((d) => d.attempts === 0)).toBe(true);
 
     await startBot();
     for (let i = 0; i < 40 && botEvents.length < 12; i++) {
