@@ -4,6 +4,7 @@ import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { cancelNotification } from "./cancel.ts";
+import { exportCsv, exportQuery } from "./export.ts";
 import { type IngestResult, ingestNotifications } from "./ingest.ts";
 import { requestHash, validateItem } from "./input.ts";
 import { batchSummary, listNotifications, listQuery } from "./list.ts";
@@ -58,6 +59,13 @@ export function notificationsRouter(deps: AppDeps): Router {
     const q = parseOr400(listQuery, req.query, "query");
     const out = await listNotifications(deps.db, q);
     res.json({ ...(q.memberId ? { memberId: q.memberId } : {}), ...out });
+  });
+
+  // Before /notifications/:id. Streams; a client that goes away stops the walk (notify/export.ts).
+  r.get("/notifications/export", async (req, res) => {
+    const q = parseOr400(exportQuery, req.query, "query");
+    const rows = await exportCsv(deps, q, res);
+    req.log.info({ rows, from: q.from, to: q.to }, "notifications exported");
   });
 
   r.get("/batches/:id", async (req, res) => {
