@@ -38,7 +38,7 @@ describe("GET /api/v1/notifications/export (CSV)", () => {
       ).status,
     ).toBe(202);
     t.clock.advance(24 * 3600_000); // 2026-11-27 in Taipei
-    const next = make(3);
+    const next: Record<string, unknown>[] = make(3);
     next[0] = { ...next[0]!, memberId: "-formula@x" };
     expect((await request(t.app).post("/api/v1/notifications/batch").set(auth()).send({ notifications: next })).status).toBe(202);
 
