@@ -7,6 +7,7 @@ import * as schema from "./schema.ts";
 
 export * from "./schema.ts";
 export * from "./states.ts";
+export * from "./webhooks.ts";
 export { schema };
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;

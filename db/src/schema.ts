@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
-
+import { bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, serial, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { notificationStatuses, routeChannels, sqlList, timelineStates } from "./states.ts";
+import { webhookDeliveryKinds, webhookDeliveryStatuses } from "./webhooks.ts";
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
 
@@ -122,6 +122,8 @@ export const notifications = pgTable(
     sentAt: tz("sent_at"),
     deliveredAt: tz("delivered_at"),
     seenAt: tz("seen_at"),
+    // `sendAt` of the request (scheduled): nothing goes out before it (due_at starts there).
+    sendAt: tz("send_at"),
     createdAt: tz("created_at").notNull().defaultNow(),
     updatedAt: tz("updated_at").notNull().defaultNow(),
   },
@@ -129,7 +131,10 @@ export const notifications = pgTable(
     uniqueIndex("notifications_idem_uq").on(t.apiKeyId, t.idempotencyKey),
     uniqueIndex("notifications_delivery_tag_uq").on(t.deliveryTag),
     index("notifications_due_idx").on(t.dueAt).where(sql`${t.dueAt} is not null`),
-    index("notifications_created_idx").on(t.createdAt),
+    // Keyset pagination of GET /notifications and the export walk (created_at, id).
+    index("notifications_created_idx").on(t.createdAt, t.id),
+    index("notifications_batch_idx").on(t.batchId).where(sql`${t.batchId} is not null`),
+    index("notifications_phone_hash_idx").on(t.phoneHash),
     index("notifications_member_idx").on(t.memberId),
     check("notifications_status_ck", sql.raw(`status in (${sqlList(notificationStatuses)})`)),
     check("notifications_channel_ck", sql.raw(`channel in (${sqlList(routeChannels)})`)),
@@ -240,3 +245,67 @@ export const smsOutbox = pgTable("sms_outbox", {
   createdAt: tz("created_at").notNull(),
   sentAt: tz("sent_at"),
 });
+
+/**
+ * Where outgoing webhooks go: the status callback (STATUS_WEBHOOK_URL) and the LINE webhook forwards
+ * (WEBHOOK_FORWARD_URLS), written from the configuration at start-up. The transitions' outbox insert joins the
+ * active `status` row, so with no status URL configured no callback row is ever written.
+ */
+export const webhookEndpoints = pgTable(
+  "webhook_endpoints",
+  {
+    id: serial("id").primaryKey(),
+    kind: text("kind", { enum: webhookDeliveryKinds }).notNull(),
+    url: text("url").notNull(),
+    active: boolean("active").notNull().default(true),
+    createdAt: tz("created_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("webhook_endpoints_kind_url_uq").on(t.kind, t.url),
+    check("webhook_endpoints_kind_ck", sql.raw(`kind in (${sqlList(webhookDeliveryKinds)})`)),
+  ],
+);
+
+/**
+ * The outbox of outgoing webhooks (docs/decisions/0012-webhook-outbox.md): one row per event and endpoint, written
+ * in the same statement as what it announces (a transition, an accepted LINE webhook request), delivered by the
+ * workers (notify/webhook-delivery.ts). `id` orders a stream: a row is sent only once every earlier row of its
+ * `(endpointId, stream)` was delivered. `messageId` is the `webhook-id`, the same on every attempt.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    endpointId: integer("endpoint_id").notNull(),
+    kind: text("kind", { enum: webhookDeliveryKinds }).notNull(),
+    messageId: text("message_id").notNull(),
+    /** Ordering group: the notification id (status), "" (a forward: one stream per URL). */
+    stream: text("stream").notNull(),
+    eventType: text("event_type").notNull(),
+    notificationId: uuid("notification_id"),
+    /** status: the event's data; forward: null. */
+    payload: jsonb("payload"),
+    /** forward: the request's original bytes (base64) and its x-line-signature. */
+    body: text("body"),
+    signature: text("signature"),
+    status: text("status", { enum: webhookDeliveryStatuses }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    /** When a worker should next try; pushed out by a lease while an attempt is in flight. */
+    nextAttemptAt: tz("next_attempt_at").notNull(),
+    firstAttemptAt: tz("first_attempt_at"),
+    lastAttemptAt: tz("last_attempt_at"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: tz("created_at").notNull(),
+    deliveredAt: tz("delivered_at"),
+  },
+  (t) => [
+    uniqueIndex("webhook_deliveries_message_uq").on(t.messageId),
+    index("webhook_deliveries_due_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+    index("webhook_deliveries_stream_idx").on(t.endpointId, t.stream, t.id).where(sql`${t.status} <> 'delivered'`),
+    index("webhook_deliveries_status_idx").on(t.status, t.id),
+    index("webhook_deliveries_notification_idx").on(t.notificationId),
+    check("webhook_deliveries_kind_ck", sql.raw(`kind in (${sqlList(webhookDeliveryKinds)})`)),
+    check("webhook_deliveries_status_ck", sql.raw(`status in (${sqlList(webhookDeliveryStatuses)})`)),
+  ],
+);

@@ -21,6 +21,7 @@ import { notificationsBatchRouter } from "./notify/batch.ts";
 import { deliveryEventHandler } from "./notify/delivery.ts";
 import { notificationsRouter } from "./notify/router.ts";
 import { shortLinkRouter } from "./notify/short-link.ts";
+import { webhookDeliveriesRouter } from "./outbox/router.ts";
 import type { EventHandler } from "./webhook/handlers.ts";
 import { InboxWriter } from "./webhook/inbox.ts";
 import { WebhookProcessor } from "./webhook/processor.ts";
@@ -60,7 +61,7 @@ export function createApp(deps: AppDeps): App {
 
   const eventHandlers: Partial<Record<string, EventHandler>> = {};
   eventHandlers.delivery = deliveryEventHandler;
-  const inbox = new InboxWriter(deps.db);
+  const inbox = new InboxWriter(deps.db, { forward: deps.config.webhooks.forwardUrls.length > 0, now: () => deps.clock.now() });
   const processor = new WebhookProcessor(deps.db, deps.logger, metrics, eventHandlers);
   const services: AppServices = { metrics, inbox, processor };
   const webhook = createWebhookHandler({ channelSecret: deps.config.line.channelSecret, inbox, processor, metrics, logger: deps.logger });
@@ -139,6 +140,7 @@ export function createApp(deps: AppDeps): App {
   api.use(statsRouter(deps));
   api.use(membersRouter(deps));
   api.use(recordsRouter(deps));
+  api.use(webhookDeliveriesRouter(deps));
   app.use("/api/v1", api);
 
   // The surfaces customers' phones reach without an API key get a per-IP limit (in memory, per process): enough to

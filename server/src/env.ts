@@ -57,6 +57,16 @@ const schema = z.object({
       .min(0)
       .max(23 * 3600),
   ),
+  // Status callbacks (docs/api.md, "Status callbacks") and LINE webhook forwarding (docs/notifier.md).
+  STATUS_WEBHOOK_URL: str().pipe(z.url({ protocol: /^https?$/ }).optional()),
+  STATUS_WEBHOOK_SECRET: str().pipe(
+    z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/]{32,}={0,2}$/, "whsec_ followed by a base64 key of at least 24 bytes (Standard Webhooks)")
+      .optional(),
+  ),
+  WEBHOOK_FORWARD_URLS: str(),
+  WEBHOOK_RETRY_BASE_SECONDS: num(5).pipe(z.number().min(0.01).max(3600)),
 });
 
 export interface Config {
@@ -99,6 +109,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** At-least-once PNP (docs/states.md): seconds after an ambiguous call to call once more; 0 = never (at most once). */
   pnpResendAfterSeconds: number;
+  /** Outgoing webhooks: the status callback (with its whsec_ secret) and the LINE webhook forwards. */
+  webhooks: { statusUrl: string | undefined; statusSecret: string | undefined; forwardUrls: string[]; retryBaseSeconds: number };
 }
 
 export class ConfigError extends Error {
@@ -175,6 +187,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (smsProvider === "mitake" && (!e.MITAKE_USERNAME || !e.MITAKE_PASSWORD)) {
     issues.push("MITAKE_USERNAME, MITAKE_PASSWORD: required when SMS_PROVIDER=mitake");
   }
+  if (e.STATUS_WEBHOOK_URL && !e.STATUS_WEBHOOK_SECRET) issues.push("STATUS_WEBHOOK_SECRET: required when STATUS_WEBHOOK_URL is set");
+  const forwardUrls = (e.WEBHOOK_FORWARD_URLS ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const u of forwardUrls) if (!z.url({ protocol: /^https?$/ }).safeParse(u).success) issues.push(`WEBHOOK_FORWARD_URLS: not an http(s) URL: ${u}`);
   if (issues.length) throw new ConfigError(issues);
   return deepFreeze({
     port,
@@ -216,6 +234,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     metricsToken: e.METRICS_TOKEN,
     pnpResendAfterSeconds: e.PNP_RESEND_AFTER_SECONDS,
+    webhooks: {
+      statusUrl: e.STATUS_WEBHOOK_URL,
+      statusSecret: e.STATUS_WEBHOOK_SECRET,
+      forwardUrls: [...new Set(forwardUrls)],
+      retryBaseSeconds: e.WEBHOOK_RETRY_BASE_SECONDS,
+    },
   });
 }
 
@@ -242,6 +266,7 @@ export function configSecrets(c: Config): string[] {
     c.sms.httpSecret,
     c.sms.mitakePassword,
     c.metricsToken,
+    c.webhooks.statusSecret,
   ].filter((s): s is string => typeof s === "string" && s.length > 0);
 }
 

@@ -7,6 +7,8 @@ import { createLineApi } from "./lib/line/client.ts";
 import { createLogger } from "./lib/logger.ts";
 import { createSmsProvider } from "./lib/sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
+import { WebhookDeliveryWorker } from "./outbox/delivery.ts";
+import { syncWebhookEndpoints } from "./outbox/endpoints.ts";
 
 const config = configFromProcess();
 const logger = createLogger(config.logLevel, undefined, { secrets: configSecrets(config) });
@@ -14,6 +16,8 @@ const logger = createLogger(config.logLevel, undefined, { secrets: configSecrets
 async function main() {
   const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });
   logger.info({ database: database.kind }, "database ready");
+  // Before any request: the transitions' callback rows and the webhook forwards follow these endpoint rows.
+  await syncWebhookEndpoints(database, config);
 
   // Sandbox (README.md, "Sandbox"): the LINE emulator starts first and the app's LINE client is built on its URL, so
   // push, PNP and the LIFF ID-token JWKS all reach the emulator. Loaded by import() only in sandbox mode: the
@@ -38,6 +42,7 @@ async function main() {
 
   // Signal handlers go in as soon as we listen: a SIGTERM during the rest of start-up must still drain cleanly.
   let worker: ReturnType<typeof createNotifyWorker> | null = null;
+  let deliveries: WebhookDeliveryWorker | null = null;
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -51,6 +56,7 @@ async function main() {
     await closed;
     await processor.drain();
     await worker?.stop();
+    await deliveries?.stop();
     await sandbox?.close();
     await database.close();
     logger.info("stopped");
@@ -64,7 +70,10 @@ async function main() {
 
   // The notification dispatcher; `pnpm worker` runs more of them against the same PostgreSQL.
   worker = config.workerEnabled ? createNotifyWorker({ db: database, line, sms, clock: systemClock, logger, config, metrics: app.services.metrics }) : null;
+  // The webhook outbox's delivery loop (status callbacks, LINE webhook forwards) runs beside it.
+  deliveries = config.workerEnabled ? new WebhookDeliveryWorker({ db: database, clock: systemClock, logger, config, metrics: app.services.metrics }) : null;
   if (!stopping) worker?.start();
+  if (!stopping) deliveries?.start();
 
   if (sandbox) {
     sandbox.attach(port);

@@ -5,6 +5,8 @@ import { createLineApi } from "./lib/line/client.ts";
 import { createLogger } from "./lib/logger.ts";
 import { createSmsProvider } from "./lib/sms/index.ts";
 import { createNotifyWorker } from "./notify/worker.ts";
+import { WebhookDeliveryWorker } from "./outbox/delivery.ts";
+import { syncWebhookEndpoints } from "./outbox/endpoints.ts";
 
 /**
  * `pnpm worker`: a dispatcher without the HTTP server, for more send capacity on other machines. Rows are claimed
@@ -25,8 +27,11 @@ async function main() {
   const database = await createDb({ url: config.databaseUrl, dataDir: config.dataDir });
   const line = createLineApi({ baseUrl: config.line.apiBaseUrl, channelAccessToken: config.line.channelAccessToken });
   const sms = createSmsProvider(config, logger);
+  await syncWebhookEndpoints(database, config);
   const worker = createNotifyWorker({ db: database, line, sms, clock: systemClock, logger, config });
+  const deliveries = new WebhookDeliveryWorker({ db: database, clock: systemClock, logger, config });
   worker.start();
+  deliveries.start();
   logger.info({ rate: config.sendRatePerSecond, concurrency: config.workerConcurrency, database: database.kind }, "notify worker running");
 
   let stopping = false;
@@ -35,6 +40,7 @@ async function main() {
     stopping = true;
     logger.info({ signal }, "notify worker: finishing in-flight sends");
     await worker.stop();
+    await deliveries.stop();
     await database.close();
     logger.info({ sent: worker.counts }, "notify worker stopped");
     logger.flush();

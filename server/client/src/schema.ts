@@ -9,16 +9,50 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A member's latest notifications
-         * @description "Why did member X get an SMS?": channel, state and the route rule of the latest notices.
+         * List notifications (filters, keyset pages)
+         * @description Newest first. Pass `nextCursor` back as `cursor` for the next page: stable under concurrent inserts, no duplicates or gaps. Date-only `from`/`to` are Asia/Taipei days. "Why did member X get an SMS?": `?memberId=`.
          */
-        get: operations["listMemberNotifications"];
+        get: operations["listNotifications"];
         put?: never;
         /**
          * Send one notice
          * @description Routed to LINE push (friends), LINE notification messages (PNP, by phone) or SMS (docs/routing.md). `messages` are LINE message objects, checked against LINE's own schema at acceptance (a message LINE would refuse is a 422 naming its path).
          */
         post: operations["createNotification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export notifications as CSV (streamed, UTF-8 with BOM, phone masked) */
+        get: operations["exportNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A batch's progress: its notifications counted by status */
+        get: operations["getBatch"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -185,6 +219,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Status callbacks and LINE webhook forwards, newest first
+         * @description `?status=failed`: what ran out of retries (24 h). Pass `nextCursor` back as `cursor` for the next page.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhook-deliveries/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a failed or delivered callback/forward again (same webhook-id, fresh 24 h of retries) */
+        post: operations["replayWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/openapi.json": {
         parameters: {
             query?: never;
@@ -220,6 +291,8 @@ export interface components {
             route: components["schemas"]["RouteDecision"] | null;
             batchId: string | null;
             createdAt: string | null;
+            /** @description scheduled: nothing goes before it */
+            sendAt: string | null;
             sentAt: string | null;
             deliveredAt: string | null;
             seenAt: string | null;
@@ -308,6 +381,8 @@ export interface components {
                 text?: string;
                 afterSeconds?: number;
             };
+            /** Format: date-time */
+            sendAt?: string;
             idempotencyKey?: string;
         };
         CreateNotificationResponse200: {
@@ -334,6 +409,20 @@ export interface components {
                 message: string;
                 details?: unknown;
             };
+        };
+        GetBatchResponse200: {
+            /** Format: uuid */
+            batchId: string;
+            total: number;
+            byStatus: {
+                [key: string]: number;
+            };
+            pending: number;
+            done: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
         };
         GetLineUserResponse200: {
             userId: string;
@@ -1252,8 +1341,8 @@ export interface components {
              */
             type: "video";
         };
-        ListMemberNotificationsResponse200: {
-            memberId: string;
+        ListNotificationsResponse200: {
+            memberId?: string;
             notifications: {
                 /** Format: uuid */
                 id: string;
@@ -1264,11 +1353,21 @@ export interface components {
                 /** @enum {string} */
                 urgency: "minutes" | "hour" | "day" | "days";
                 rule: string | null;
+                memberId: string | null;
+                /** @description masked */
+                phone: string | null;
+                batchId: string | null;
+                sendAt: string | null;
                 /** Format: date-time */
                 createdAt: string;
                 deliveredAt: string | null;
                 smsSentAt: string | null;
             }[];
+            nextCursor: string | null;
+        };
+        ListWebhookDeliveriesResponse200: {
+            deliveries: components["schemas"]["ReplayWebhookDeliveryResponse202"][];
+            nextCursor: string | null;
         };
         Member: {
             memberId: string;
@@ -1292,6 +1391,8 @@ export interface components {
             route: components["schemas"]["RouteDecision"] | null;
             batchId: string | null;
             createdAt: string | null;
+            /** @description scheduled: nothing goes before it */
+            sendAt: string | null;
             sentAt: string | null;
             deliveredAt: string | null;
             seenAt: string | null;
@@ -1307,6 +1408,25 @@ export interface components {
                 state: "accepted" | "queued" | "sent" | "delivered" | "fallback_sms" | "sms_sent" | "delivered_late" | "undelivered" | "undeliverable" | "failed" | "cancelled" | "rerouted" | "retry_scheduled" | "push_sent" | "push_failed" | "sms_cancelled" | "seen" | "delivery_received" | "pnp_resend";
                 detail: unknown;
             }[];
+        };
+        ReplayWebhookDeliveryResponse202: {
+            id: string;
+            webhookId: string;
+            /** @enum {string} */
+            kind: "status" | "forward";
+            type: string;
+            url: string;
+            notificationId: string | null;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            attempts: number;
+            lastStatus: number | null;
+            lastError: string | null;
+            createdAt: string | null;
+            firstAttemptAt: string | null;
+            lastAttemptAt: string | null;
+            nextAttemptAt: string | null;
+            deliveredAt: string | null;
         };
         /** @description Which channel a notice takes and why (docs/routing.md): the inputs and the rule that fired. */
         RouteDecision: {
@@ -1466,11 +1586,19 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    listMemberNotifications: {
+    listNotifications: {
         parameters: {
-            query: {
-                memberId: string;
+            query?: {
+                batchId?: string;
+                status?: "accepted" | "queued" | "sent" | "delivered" | "fallback_sms" | "sms_sent" | "delivered_late" | "undelivered" | "undeliverable" | "failed" | "cancelled";
+                channel?: "push" | "pnp" | "sms" | "none";
+                scenario?: string;
+                memberId?: string;
+                phone?: string;
+                from?: string;
+                to?: string;
                 limit?: number;
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -1478,13 +1606,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description newest first */
+            /** @description one page */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListMemberNotificationsResponse200"];
+                    "application/json": components["schemas"]["ListNotificationsResponse200"];
                 };
             };
             /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
@@ -1607,6 +1735,119 @@ export interface operations {
             };
             /** @description LINE would refuse a message (path named), or the recipient cannot be reached (e.g. unknown memberId) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    exportNotifications: {
+        parameters: {
+            query?: {
+                batchId?: string;
+                status?: "accepted" | "queued" | "sent" | "delivered" | "fallback_sms" | "sms_sent" | "delivered_late" | "undelivered" | "undeliverable" | "failed" | "cancelled";
+                channel?: "push" | "pnp" | "sms" | "none";
+                scenario?: string;
+                memberId?: string;
+                phone?: string;
+                from?: string;
+                to?: string;
+                format?: "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/csv; the list's filters apply */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description counts by status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetBatchResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no notification carries this batch id */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2338,6 +2579,135 @@ export interface operations {
             };
             /** @description missing or invalid API key */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                status?: "pending" | "delivered" | "failed";
+                kind?: "status" | "forward";
+                notificationId?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListWebhookDeliveriesResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    replayWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description queued again */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayWebhookDeliveryResponse202"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a read-only key (API_KEYS_READONLY) may only read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such delivery */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description still pending: it is retried on its own */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

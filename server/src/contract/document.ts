@@ -9,6 +9,7 @@ import { recordsOperations } from "../liff/records.ts";
 import { membersOperations } from "../members/router.ts";
 import { batchOperations } from "../notify/batch.ts";
 import { notificationsOperations } from "../notify/router.ts";
+import { webhookDeliveriesOperations } from "../outbox/router.ts";
 
 /**
  * The published contract: an OpenAPI 3.1 document assembled from the operations each feature router declares next
@@ -40,6 +41,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   ...Object.values(membersOperations),
   ...Object.values(recordsOperations),
   ...Object.values(statsOperations),
+  ...Object.values(webhookDeliveriesOperations),
   ...Object.values(contractOperations),
 ];
 

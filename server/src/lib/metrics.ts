@@ -48,6 +48,12 @@ export function createMetrics() {
       labelNames: ["transition", "channel", "state"] as const,
       registers: [registry],
     }),
+    webhookDeliveries: new Counter({
+      name: "webhook_deliveries_total",
+      help: "Outgoing webhook attempts (status callbacks, LINE webhook forwards), by kind and outcome (delivered, retry, failed)",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    }),
   };
 }
 export type Metrics = ReturnType<typeof createMetrics>;

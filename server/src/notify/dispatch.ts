@@ -129,6 +129,7 @@ export class Dispatcher {
       await this.step(T.noRoute, r.id, { route: decision, detail: { rule: decision.rule, reason: decision.reason } });
       return null;
     }
+    // Counted from now, when the send starts: for a scheduled notice that is its sendAt (never claimed before it).
     const deadline = decision.smsAfterSeconds === null ? null : new Date(now.getTime() + decision.smsAfterSeconds * 1000);
     const retryKey = decision.channel === "push" || decision.parallelPush ? randomUUID() : null;
     const deliveryTag = decision.channel === "pnp" ? deliveryTagFor(r.id) : null;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { type DbOrTx, sql } from "@oa-notify/db";
 import type { Clock } from "../lib/clock.ts";
 import { normalizePhone, phoneHash } from "../lib/phone.ts";
-import { APPROVED_SCENARIOS, type NotificationInput, pnpForbiddenIndex } from "./input.ts";
+import { APPROVED_SCENARIOS, type NotificationInput, pnpForbiddenIndex, SEND_AT_MAX_DAYS } from "./input.ts";
 import { decideRoute, type RouteDecision, type RouteInputs } from "./route.ts";
 import { acceptRows } from "./transitions.ts";
 
@@ -172,6 +172,11 @@ export async function ingestNotifications({
       );
       continue;
     }
+    const sendAt = v.sendAt ? new Date(v.sendAt) : null;
+    if (sendAt && sendAt.getTime() > now.getTime() + SEND_AT_MAX_DAYS * 86_400_000) {
+      results.push(fail(item.index, 422, `${item.where}.sendAt`, `at most ${SEND_AT_MAX_DAYS} days ahead`));
+      continue;
+    }
     const id = randomUUID();
     if (item.idempotencyKey) keysInBatch.set(item.idempotencyKey, { hash: item.hash, id });
     const inputs: RouteInputs = {
@@ -207,6 +212,7 @@ export async function ingestNotifications({
       sms: v.sms ?? null,
       route,
       channel: route.channel,
+      send_at: sendAt ? sendAt.toISOString() : null,
     });
   }
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { externalId } from "../lib/ids.ts";
 import { checkLineMessages } from "../lib/line/messages.ts";
+import { isoDateTime } from "../lib/validate.ts";
 
 /** LINE Taiwan's 18 approved PNP use cases (docs/routing.md). Anything else may go to friends (push) only. */
 export const APPROVED_SCENARIOS = new Set([
@@ -34,6 +35,8 @@ export type Urgency = (typeof URGENCIES)[number];
  */
 export const DEFAULT_SMS_WAIT_SECONDS: Record<Urgency, number | null> = { minutes: 0, hour: 15 * 60, day: 4 * 3600, days: null };
 export const PNP_WINDOW_SECONDS = 24 * 3600;
+/** How far ahead `sendAt` may be. */
+export const SEND_AT_MAX_DAYS = 30;
 
 // LINE counts text length in UTF-16 code units, which is what String#length measures.
 const TEXT_LIMIT = 5000;
@@ -125,6 +128,8 @@ export const notificationInput = z
       .object({ text: z.string().min(1).max(1000).optional(), afterSeconds: z.number().int().min(0).max(PNP_WINDOW_SECONDS).optional() })
       .strict()
       .optional(),
+    /** Scheduled send (ISO 8601 with offset, at most SEND_AT_MAX_DAYS ahead): nothing goes out before it. */
+    sendAt: isoDateTime().optional(),
     /** Batch items only: the single endpoint takes the `Idempotency-Key` header instead. */
     idempotencyKey: z.string().min(1).max(255).optional(),
   })

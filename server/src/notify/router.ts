@@ -1,14 +1,15 @@
-import { notificationStatuses, notifications, routeChannels, sql } from "@oa-notify/db";
+import { notificationStatuses, routeChannels } from "@oa-notify/db";
 import { type Request, Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { AppError, notFound } from "../lib/errors.ts";
-import { defineOperations, errorResponse, mount } from "../lib/openapi.ts";
-import { typedRows } from "../lib/rows.ts";
+import { defineOperations, errorResponse, isoString, mount } from "../lib/openapi.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { cancelNotification } from "./cancel.ts";
+import { exportCsv, exportQuery } from "./export.ts";
 import { type IngestResult, ingestNotifications } from "./ingest.ts";
 import { notificationInput, requestHash, URGENCIES, validateItem } from "./input.ts";
+import { batchSummary, listNotifications, listQuery } from "./list.ts";
 import { getNotification, notificationViewSchema, routeDecisionSchema } from "./view.ts";
 
 const idempotencyKey = z
@@ -41,20 +42,21 @@ export const notificationsOperations = defineOperations({
       422: errorResponse("LINE would refuse a message (path named), or the recipient cannot be reached (e.g. unknown memberId)"),
     },
   },
-  listMemberNotifications: {
-    operationId: "listMemberNotifications",
+  listNotifications: {
+    operationId: "listNotifications",
     method: "get",
     path: "/notifications",
     tag: "notifications",
-    summary: "A member's latest notifications",
-    description: '"Why did member X get an SMS?": channel, state and the route rule of the latest notices.',
-    request: { query: z.object({ memberId: z.string().min(1).max(128), limit: z.coerce.number().int().min(1).max(100).default(20) }).strict() },
+    summary: "List notifications (filters, keyset pages)",
+    description:
+      'Newest first. Pass `nextCursor` back as `cursor` for the next page: stable under concurrent inserts, no duplicates or gaps. Date-only `from`/`to` are Asia/Taipei days. "Why did member X get an SMS?": `?memberId=`.',
+    request: { query: listQuery },
     responses: {
       200: {
-        description: "newest first",
+        description: "one page",
         schema: z
           .object({
-            memberId: z.string(),
+            memberId: z.string().optional(),
             notifications: z.array(
               z
                 .object({
@@ -64,15 +66,54 @@ export const notificationsOperations = defineOperations({
                   scenario: z.string(),
                   urgency: z.enum(URGENCIES),
                   rule: z.string().nullable(),
-                  createdAt: z.iso.datetime(),
-                  deliveredAt: z.iso.datetime().nullable(),
-                  smsSentAt: z.iso.datetime().nullable(),
+                  memberId: z.string().nullable(),
+                  phone: z.string().nullable().meta({ description: "masked" }),
+                  batchId: z.uuid().nullable(),
+                  sendAt: isoString().nullable(),
+                  createdAt: isoString(),
+                  deliveredAt: isoString().nullable(),
+                  smsSentAt: isoString().nullable(),
                 })
                 .strict(),
             ),
+            nextCursor: z.string().nullable(),
           })
           .strict(),
       },
+    },
+  },
+  exportNotifications: {
+    operationId: "exportNotifications",
+    method: "get",
+    path: "/notifications/export",
+    tag: "notifications",
+    summary: "Export notifications as CSV (streamed, UTF-8 with BOM, phone masked)",
+    request: { query: exportQuery },
+    responses: { 200: { description: "text/csv; the list's filters apply" } },
+  },
+  getBatch: {
+    operationId: "getBatch",
+    method: "get",
+    path: "/batches/:id",
+    tag: "notifications",
+    summary: "A batch's progress: its notifications counted by status",
+    request: { params: idParams },
+    responses: {
+      200: {
+        description: "counts by status",
+        schema: z
+          .object({
+            batchId: z.uuid(),
+            total: z.number().int(),
+            byStatus: z.record(z.enum(notificationStatuses), z.number().int()),
+            pending: z.number().int(),
+            done: z.number().int(),
+            createdAt: isoString(),
+            updatedAt: isoString(),
+          })
+          .strict(),
+      },
+      404: errorResponse("no notification carries this batch id"),
     },
   },
   cancelNotification: {
@@ -140,27 +181,26 @@ export function notificationsRouter(deps: AppDeps): Router {
     res.status(202).json({ id: out.id, status: out.status, route: out.route });
   });
 
-  // "Why did member X get an SMS?": a member's latest notifications with channel, state and the route rule.
-  mount(r, ops.listMemberNotifications, async (req, res) => {
-    const q = parseOr400(ops.listMemberNotifications.request.query, req.query, "query");
-    const rows = typedRows(
-      notifications,
-      await deps.db.query(sql`select * from notifications where member_id = ${q.memberId} order by created_at desc, id limit ${q.limit}`),
-    );
-    res.json({
-      memberId: q.memberId,
-      notifications: rows.map((n) => ({
-        id: n.id,
-        status: n.status,
-        channel: n.channel,
-        scenario: n.scenario,
-        urgency: n.urgency,
-        rule: (n.route as { rule?: string } | null)?.rule ?? null,
-        createdAt: n.createdAt.toISOString(),
-        deliveredAt: n.deliveredAt?.toISOString() ?? null,
-        smsSentAt: n.smsSentAt?.toISOString() ?? null,
-      })),
-    });
+  // Filtered, paged list (notify/list.ts). "Why did member X get an SMS?": ?memberId= gives a member's latest with
+  // channel, state and the route rule.
+  mount(r, ops.listNotifications, async (req, res) => {
+    const q = parseOr400(listQuery, req.query, "query");
+    const out = await listNotifications(deps.db, q);
+    res.json({ ...(q.memberId ? { memberId: q.memberId } : {}), ...out });
+  });
+
+  // Before /notifications/:id. Streams; a client that goes away stops the walk (notify/export.ts).
+  mount(r, ops.exportNotifications, async (req, res) => {
+    const q = parseOr400(exportQuery, req.query, "query");
+    const rows = await exportCsv(deps, q, res);
+    req.log.info({ rows, from: q.from, to: q.to }, "notifications exported");
+  });
+
+  mount(r, ops.getBatch, async (req, res) => {
+    const { id } = parseOr400(ops.getBatch.request.params, req.params, "params");
+    const b = await batchSummary(deps.db, id);
+    if (!b) throw notFound("batch");
+    res.json(b);
   });
 
   // The `cancel` transition (docs/states.md): before anything went out → cancelled; LINE out and only the SMS fallback pending → the

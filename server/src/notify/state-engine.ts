@@ -1,4 +1,5 @@
 import { type DbOrTx, type NotificationStatus, notificationStatuses, pgArray, type RouteChannel, type SQL, sql, type TimelineState } from "@oa-notify/db";
+import { statusOutboxInsert } from "./outbox-sql.ts";
 
 /*
  * The machinery behind notify/transitions.ts: a transition is a definition (the states it may leave and reach, its
@@ -65,15 +66,22 @@ export async function apply<I extends object>(db: DbOrTx, def: TransitionDef<I>,
       update notifications n set ${def.set}, updated_at = x.at
       from x ${def.previous ? sql`, cur` : sql``}
       where ${key} ${def.previous ? sql`and cur.id = n.id` : sql``} and ${from} and (${def.guard ?? sql`true`})
-      returning n.id, n.status, n.channel, n.retry_key, n.delivery_tag ${def.previous ? sql`, cur.prev` : sql``}
+      returning n.id, n.status, n.channel, n.retry_key, n.delivery_tag, n.member_id, n.scenario, n.batch_id,
+        (n.delivered_at is not null or n.status in ('delivered', 'delivered_late')) as line_delivered, (n.sms_sent_at is not null) as sms_sent
+        ${def.previous ? sql`, cur.prev` : sql``}
     )
     ${
       def.events
-        ? sql`, ev as (
-      insert into notification_events (notification_id, at, state, detail)
-      select upd.id, x.at, v.state, v.detail from upd join x on ${byTag ? sql`x.tag = upd.delivery_tag` : sql`x.id = upd.id`}
+        ? sql`, vals as (
+      select upd.id, v.ord, v.state, v.detail, x.at, upd.channel, upd.member_id, upd.scenario, upd.batch_id, upd.line_delivered, upd.sms_sent
+      from upd join x on ${byTag ? sql`x.tag = upd.delivery_tag` : sql`x.id = upd.id`}
       cross join lateral (values ${def.events}) as v(ord, state, detail)
-      where v.state is not null order by upd.id, v.ord
+      where v.state is not null
+    ), ev as (
+      insert into notification_events (notification_id, at, state, detail)
+      select id, at, state, detail from vals order by id, ord
+    ), cb as (
+      ${statusOutboxInsert(sql`select * from vals`)}
     )`
         : sql``
     }

@@ -1,5 +1,6 @@
 import { type DbOrTx, type SQL, sql } from "@oa-notify/db";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
+import { statusOutboxInsert } from "./outbox-sql.ts";
 import { define } from "./state-engine.ts";
 
 /*
@@ -21,7 +22,7 @@ export { apply, type Changed, resultsById, type TransitionDef, type TransitionOb
 /** Documentation row for the INSERT in ingest.ts (`acceptRows` below): a notification is born accepted. */
 define<object>({
   name: "accept",
-  when: "the API accepted the request (single or batch); durable before the 202",
+  when: "the API accepted the request (single or batch); durable before the 202 (with `sendAt`: first due then)",
   from: [],
   to: ["accepted"],
   timeline: ["accepted"],
@@ -39,18 +40,23 @@ export async function acceptRows(db: DbOrTx, rows: Record<string, unknown>[], at
       select * from json_to_recordset(${JSON.stringify(rows)}::json) as x(
         id uuid, api_key_id text, idempotency_key text, request_hash text, batch_id uuid, member_id text,
         phone_e164 text, phone_hash text, line_user_id text, scenario text, urgency text, content jsonb,
-        next_step jsonb, sms jsonb, route jsonb, channel text)
+        next_step jsonb, sms jsonb, route jsonb, channel text, send_at timestamptz)
     ), ins as (
+      -- A scheduled notice (sendAt) is first due at its send time: no worker claims it before (worker.ts).
       insert into notifications (id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
-        line_user_id, scenario, urgency, content, next_step, sms, route, channel, status, due_at, created_at, updated_at)
+        line_user_id, scenario, urgency, content, next_step, sms, route, channel, status, send_at, due_at, created_at, updated_at)
       select id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
-        line_user_id, scenario, urgency, content, next_step, sms, route, channel, 'accepted', ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+        line_user_id, scenario, urgency, content, next_step, sms, route, channel, 'accepted', send_at,
+        coalesce(send_at, ${at}::timestamptz), ${at}::timestamptz, ${at}::timestamptz
       from src
       on conflict (api_key_id, idempotency_key) do nothing
-      returning id
+      returning id, channel, member_id, scenario, batch_id, send_at
     ), ev as (
       insert into notification_events (notification_id, at, state, detail)
-      select id, ${at}::timestamptz, 'accepted', null from ins
+      select id, ${at}::timestamptz, 'accepted', case when send_at is not null then jsonb_build_object('scheduledFor', send_at) end from ins
+    ), cb as (
+      ${statusOutboxInsert(sql`select id, 1 as ord, 'accepted' as state, ${at}::timestamptz as at, channel, member_id, scenario, batch_id,
+        false as line_delivered, false as sms_sent from ins`)}
     )
     select id::text as id from ins`)) as unknown as { rows: { id: string }[] };
   return res.rows.map((r) => r.id);

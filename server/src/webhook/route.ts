@@ -92,7 +92,7 @@ export function createWebhookHandler(opts: { channelSecret: string; inbox: Inbox
       if (err instanceof TooDeep) throw new AppError("bad_request", `an event is ${err.message}`);
       throw err;
     }
-    const newIds = await opts.inbox.store(events);
+    const newIds = await opts.inbox.store(events, { body: raw, signature });
     for (const e of events) opts.metrics.webhookEvents.inc({ type: typeLabel(e.type), result: "received" });
     if (newIds.length < events.length) opts.metrics.webhookEvents.inc({ type: "any", result: "duplicate" }, events.length - newIds.length);
     return newIds;
