@@ -1,8 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { createLogger } from "@oa-notify/server";
+import { WebhookDeliveryWorker } from "@oa-notify/server/outbox/delivery.ts";
+import { syncWebhookEndpoints } from "@oa-notify/server/outbox/endpoints.ts";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, sign, TEST_API_KEY, type TestContext } from "../helpers/app.ts";
 import { followEvent, lineUserId, webhookBody } from "../helpers/events.ts";
+import { startReceiver } from "../helpers/receiver.ts";
 import { randomPhone } from "../notify/harness.ts";
 import { type ContractChecker, contractChecker, mountedRoutes } from "./openapi-check.ts";
 
@@ -15,8 +19,13 @@ const READONLY_KEY = "read-only-key-0123456789";
 let t: TestContext;
 let doc: any;
 let c: ContractChecker;
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
 beforeAll(async () => {
-  t = await buildTestApp({ env: { API_KEYS_READONLY: READONLY_KEY } });
+  receiver = await startReceiver(() => 204);
+  t = await buildTestApp({
+    env: { API_KEYS_READONLY: READONLY_KEY, STATUS_WEBHOOK_URL: receiver.url, STATUS_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" },
+  });
+  await syncWebhookEndpoints(t.db, t.config);
   const res = await request(t.app).get("/api/v1/openapi.json");
   expect(res.status).toBe(200);
   doc = res.body;
@@ -25,6 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await t?.close();
+  await receiver?.close();
 });
 
 /** One real request, its response checked against the document. */
@@ -133,6 +143,22 @@ describe("every operation, real responses against the document", () => {
     expect((await call("POST", `/api/v1/notifications/${id}/cancel`)).body.cancelled).toBe("notification");
     expect((await call("POST", `/api/v1/notifications/${id}/cancel`)).body.alreadyCancelled).toBe(true);
     expect((await call("POST", `/api/v1/notifications/${randomUUID()}/cancel`)).status).toBe(404);
+    expect((await call("GET", `/api/v1/batches/${batch.body.batchId}`)).body.total).toBe(2);
+    expect((await call("GET", `/api/v1/batches/${randomUUID()}`)).status).toBe(404);
+    const csv = await call("GET", `/api/v1/notifications/export?memberId=${memberId}`);
+    expect([csv.status, csv.text.split("\r\n").filter(Boolean).length]).toEqual([200, 4]);
+    expect((await call("GET", "/api/v1/notifications/export?format=xlsx")).status).toBe(400);
+
+    // Status callbacks: the outbox rows of these notices, delivered to the receiver, listed, one replayed.
+    const worker = new WebhookDeliveryWorker({ db: t.db, clock: t.clock, logger: createLogger("silent"), config: t.config });
+    expect(await worker.runUntilIdle()).toBeGreaterThan(0);
+    const delivered = await call("GET", "/api/v1/webhook-deliveries?status=delivered&limit=2");
+    expect([delivered.body.deliveries.length, delivered.body.nextCursor === null]).toEqual([2, false]);
+    expect((await call("POST", `/api/v1/webhook-deliveries/${delivered.body.deliveries[0].id}/replay`)).status).toBe(202);
+    expect((await call("POST", `/api/v1/webhook-deliveries/${delivered.body.deliveries[0].id}/replay`)).status).toBe(409);
+    expect((await call("POST", "/api/v1/webhook-deliveries/999999999/replay")).status).toBe(404);
+    expect((await call("POST", `/api/v1/webhook-deliveries/${delivered.body.deliveries[1].id}/replay`, { key: READONLY_KEY })).status).toBe(403);
+
     const stats = await call("GET", "/api/v1/stats?from=2026-11-01&to=2026-12-01");
     expect([stats.status, stats.body.funnel.accepted, stats.body.funnel.cancelled]).toEqual([200, 3, 1]);
     expect((await call("GET", "/api/v1/stats", { key: READONLY_KEY })).status).toBe(200);
