@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 import { notificationStatuses, routeChannels, sqlList, timelineStates } from "./states.ts";
 
@@ -240,3 +240,19 @@ export const smsOutbox = pgTable("sms_outbox", {
   createdAt: tz("created_at").notNull(),
   sentAt: tz("sent_at"),
 });
+
+/**
+ * LINE's own delivery counts (Messaging API "Get number of sent push messages" / "… LINE notification messages"),
+ * one row per LINE statistics day (UTC+9, `yyyy-mm-dd`) and kind ("push" | "pnp" | "pnp_template"). Only finished
+ * days whose answer was "ready" are kept: LINE's figures for them do not change, so each is fetched once.
+ */
+export const lineDeliveryCounts = pgTable(
+  "line_delivery_counts",
+  {
+    day: text("day").notNull(),
+    kind: text("kind").notNull(),
+    success: integer("success").notNull(),
+    fetchedAt: tz("fetched_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.kind] })],
+);

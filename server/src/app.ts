@@ -4,7 +4,11 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import { rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import { pinoHttp } from "pino-http";
+import { audienceRouter } from "./dashboard/audience.ts";
+import { failuresRouter } from "./dashboard/failures.ts";
 import { dashboardRouter } from "./dashboard/router.ts";
+import { seriesRouter } from "./dashboard/series.ts";
+import { statementRouter } from "./dashboard/statement.ts";
 import { statsRouter } from "./dashboard/stats.ts";
 import type { AppDeps } from "./deps.ts";
 import { createApiKeyMatcher } from "./lib/api-keys.ts";
@@ -130,7 +134,7 @@ export function createApp(deps: AppDeps): App {
   api.use(notificationsBatchRouter(deps));
   api.use(express.json({ limit: "1mb" }), storableBody);
   api.use(notificationsRouter(deps));
-  api.use(statsRouter(deps));
+  api.use(statsRouter(deps), seriesRouter(deps), statementRouter(deps), failuresRouter(deps), audienceRouter(deps));
   api.use(membersRouter(deps));
   api.use(recordsRouter(deps));
   app.use("/api/v1", api);
