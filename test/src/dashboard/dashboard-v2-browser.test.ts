@@ -196,6 +196,10 @@ describe.skipIf(!hasChromium)("operator dashboard v2 in chromium", () => {
       expect(audience.days.map((d: { blocked: number }) => d.blocked)).toEqual([0, 0, 0, 0, 0, 1, 0]);
 
       await page.screenshot({ path: join(artifactsDir, "dashboard-v2.png"), fullPage: true });
+      await page.locator("#trends").screenshot({ path: join(artifactsDir, "dashboard-v2-trends.png") });
+      await page.locator("#statement-month").fill("2026-12");
+      await page.locator('#reconcile-table tr[data-date="2026-12-01"]').waitFor();
+      await page.locator("#statement").screenshot({ path: join(artifactsDir, "dashboard-v2-statement.png") });
       await expect(axeSerious(page)).resolves.toEqual([]);
       expect(problems).toEqual([]);
     } finally {
