@@ -15,7 +15,15 @@
     $("range").textContent = `${fmt.day.format(p.from)} – ${fmt.day.format(new Date(p.to.getTime() - 1))}（台北時間 Asia/Taipei）`;
     // One /stats for the overview and the use cases.
     const stats = api(`/stats?${range(p)}&groupBy=scenario`);
-    stats.catch(() => {});
+    try {
+      await stats; // first alone: a refused key is one 401, not one per section
+    } catch (e) {
+      if (mine === loading) {
+        setStatus(e.message, true);
+        $("stats").setAttribute("aria-busy", "false");
+      }
+      return;
+    }
     const results = await Promise.allSettled(window.OA.sections.map((s) => s.load({ period: p, stats })));
     if (mine !== loading) return; // a newer request (another period) won
     $("stats").setAttribute("aria-busy", "false");
