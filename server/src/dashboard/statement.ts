@@ -15,6 +15,9 @@ const deliveredAt = sql`coalesce(delivered_at, sent_at, updated_at)`;
 const within = (col: ReturnType<typeof sql>, from: Date, to: Date) =>
   sql`${col} >= ${from.toISOString()}::timestamptz and ${col} < ${to.toISOString()}::timestamptz`;
 
+// The parts the SMS went as (recorded on its sms_sent timeline entry since the statement existed; 1 before).
+const smsParts = sql`coalesce((select (e.detail->>'parts')::int from notification_events e
+  where e.notification_id = notifications.id and e.state = 'sms_sent' and e.detail ? 'parts' order by e.id desc limit 1), 1)`;
 const lineCount = (c: LineDayCounts[keyof LineDayCounts]) => (c.status === "ready" ? c.success : null);
 
 /**
@@ -36,6 +39,7 @@ export function statementRouter(deps: AppDeps): Router {
         count(*) filter (where channel = 'pnp' and ${lineDelivered} and ${within(deliveredAt, from, to)}) as pnp,
         count(*) filter (where channel = 'push' and ${lineDelivered} and ${within(deliveredAt, from, to)}) as push,
         count(*) filter (where ${within(sql`sms_sent_at`, from, to)}) as sms,
+        coalesce(sum(${smsParts}) filter (where ${within(sql`sms_sent_at`, from, to)}), 0) as sms_parts,
         coalesce(sum(${cost.pnp}) filter (where ${within(deliveredAt, from, to)}), 0) as cost_pnp,
         coalesce(sum(${cost.push}) filter (where ${within(deliveredAt, from, to)}), 0) as cost_push,
         coalesce(sum(${cost.sms}) filter (where ${within(sql`sms_sent_at`, from, to)}), 0) as cost_sms
@@ -88,6 +92,7 @@ export function statementRouter(deps: AppDeps): Router {
       pnpDelivered: n("pnp"),
       pushDelivered: n("push"),
       smsSent: n("sms"),
+      smsParts: n("sms_parts"),
       costTwd: { ...spent, total: roundTwd(spent.push + spent.pnp + spent.sms) },
       reconciliation: {
         timeZone: "UTC+9",

@@ -117,6 +117,8 @@ describe("GET /stats/statement", () => {
     const nov = await get("/stats/statement?month=2026-11");
     expect([nov.from, nov.to]).toEqual(["2026-10-31T16:00:00.000Z", "2026-11-30T16:00:00.000Z"]);
     expect(nov).toMatchObject({ pnpDelivered: 3, pushDelivered: 3, smsSent: 1, costTwd: { push: 0, pnp: 0.6, sms: 1, total: 1.6 } });
+    // The one SMS: the 30-character default text in UCS-2, one part (≤ 70).
+    expect(nov.smsParts).toBe(1);
     expect(nov.reconciliation.days).toHaveLength(30);
     expect(nov.reconciliation.days.find((d: { date: string }) => d.date === "2026-11-29")).toEqual({
       date: "2026-11-29",
@@ -136,7 +138,12 @@ describe("GET /stats/statement", () => {
     // A push that did not go through oa-notify (another system on the same channel): LINE counts it, we do not.
     const line = createLineApi({ baseUrl: h.emulator.url, channelAccessToken: ACCESS_TOKEN });
     expect((await pushMessage(line, { to: friend.userId!, messages: [{ type: "text", text: "hi" }], retryKey: crypto.randomUUID() })).kind).toBe("ok");
+    // A 90-character Chinese notice to a number LINE does not know: LINE 422, then one SMS of two parts (71–134 UCS-2).
+    const long = await h.member({ sim: false });
+    expect((await h.post({ memberId: long.memberId, scenario: "billing", urgency: "day", text: "帳".repeat(90) })).status).toBe(202);
+    await h.run();
     const dec = await get("/stats/statement?month=2026-12");
+    expect(dec).toMatchObject({ smsSent: 2, smsParts: 3 });
     expect(dec.reconciliation.days).toHaveLength(31);
     const [first, second] = dec.reconciliation.days;
     expect(first).toEqual({

@@ -36,7 +36,7 @@
         "tr",
         { "data-item": "sms" },
         el("th", { scope: "row" }, "簡訊 SMS sent"),
-        el("td", { class: "num" }, int.format(s.smsSent)),
+        el("td", { class: "num" }, `${int.format(s.smsSent)}（${int.format(s.smsParts)} 段 parts）`),
         el("td", { class: "num" }, twd(s.costTwd.sms)),
       ),
       el(
