@@ -1,5 +1,20 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, check, index, integer, jsonb, numeric, pgTable, serial, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import {
+  bigserial,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { notificationStatuses, routeChannels, sqlList, timelineStates } from "./states.ts";
 import { webhookDeliveryKinds, webhookDeliveryStatuses } from "./webhooks.ts";
 
@@ -308,4 +323,20 @@ export const webhookDeliveries = pgTable(
     check("webhook_deliveries_kind_ck", sql.raw(`kind in (${sqlList(webhookDeliveryKinds)})`)),
     check("webhook_deliveries_status_ck", sql.raw(`status in (${sqlList(webhookDeliveryStatuses)})`)),
   ],
+);
+
+/**
+ * LINE's own delivery counts (Messaging API "Get number of sent push messages" / "… LINE notification messages"),
+ * one row per LINE statistics day (UTC+9, `yyyy-mm-dd`) and kind ("push" | "pnp" | "pnp_template"). Only finished
+ * days whose answer was "ready" are kept: LINE's figures for them do not change, so each is fetched once.
+ */
+export const lineDeliveryCounts = pgTable(
+  "line_delivery_counts",
+  {
+    day: text("day").notNull(),
+    kind: text("kind").notNull(),
+    success: integer("success").notNull(),
+    fetchedAt: tz("fetched_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.kind] })],
 );

@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { audienceOperations } from "../dashboard/audience.ts";
+import { failuresOperations } from "../dashboard/failures.ts";
+import { seriesOperations } from "../dashboard/series.ts";
+import { statementOperations } from "../dashboard/statement.ts";
 import { statsOperations } from "../dashboard/stats.ts";
 import { errorCodes } from "../lib/errors.ts";
 import { type ApiOperation, defineOperations, errorBody } from "../lib/openapi.ts";
@@ -41,6 +45,10 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   ...Object.values(membersOperations),
   ...Object.values(recordsOperations),
   ...Object.values(statsOperations),
+  ...Object.values(seriesOperations),
+  ...Object.values(statementOperations),
+  ...Object.values(failuresOperations),
+  ...Object.values(audienceOperations),
   ...Object.values(webhookDeliveriesOperations),
   ...Object.values(contractOperations),
 ];

@@ -33,6 +33,7 @@ describe("GET /dashboard (static page, no auth)", () => {
       expect(res.headers["cache-control"]).toBe("no-cache");
       // Nothing inline that the CSP would block: every script has a src, no style attributes or <style> blocks.
       expect(res.text).toContain('<script src="/dashboard/app.js" defer></script>');
+      expect(res.text).toContain('<script src="/dashboard/vendor/uPlot.iife.min.js" defer></script>');
       expect(res.text).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
       expect(res.text).not.toMatch(/\sstyle=|<style|\son[a-z]+=/i);
       expect(res.text).toContain('lang="zh-Hant-TW"');
@@ -44,18 +45,35 @@ describe("GET /dashboard (static page, no auth)", () => {
     });
   }
 
-  it("serves its script and stylesheet with their content types; the script parses", async () => {
-    const js = await request(t.app).get("/dashboard/app.js");
-    expect(js.status).toBe(200);
-    expect(js.headers["content-type"]).toBe("text/javascript; charset=utf-8");
-    expect(js.headers["x-content-type-options"]).toBe("nosniff");
-    expect(() => new Script(js.text)).not.toThrow();
-    expect(js.text).not.toMatch(/\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write/);
-    expect(js.text).toContain("sessionStorage");
-    expect(js.text).not.toContain("localStorage");
-    const css = await request(t.app).get("/dashboard/app.css");
-    expect(css.status).toBe(200);
-    expect(css.headers["content-type"]).toBe("text/css; charset=utf-8");
+  it("serves every script and stylesheet the page names, with their content types; each script parses", async () => {
+    const html = (await request(t.app).get("/dashboard")).text;
+    const scripts = [...html.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]!);
+    // uPlot first, the shared helpers, one file per section, the bootstrap last.
+    expect(scripts[0]).toBe("/dashboard/vendor/uPlot.iife.min.js");
+    expect(scripts.at(-1)).toBe("/dashboard/app.js");
+    expect(scripts.length).toBeGreaterThanOrEqual(10);
+    let all = "";
+    for (const src of scripts) {
+      const js = await request(t.app).get(src);
+      expect(js.status, src).toBe(200);
+      expect(js.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+      expect(js.headers["x-content-type-options"]).toBe("nosniff");
+      expect(() => new Script(js.text), src).not.toThrow();
+      if (!src.includes("/vendor/")) {
+        expect(js.text, src).not.toMatch(/\.(inner|outer)HTML\s*=|insertAdjacentHTML|document\.write/);
+        all += js.text;
+      }
+    }
+    expect(all).toContain("sessionStorage");
+    expect(all).not.toContain("localStorage");
+    for (const href of [...html.matchAll(/<link rel="stylesheet" href="([^"]+)"/g)].map((m) => m[1]!)) {
+      const css = await request(t.app).get(href);
+      expect(css.status, href).toBe(200);
+      expect(css.headers["content-type"]).toBe("text/css; charset=utf-8");
+    }
+    // Only the page's own files: not the server's sources next to them, nor anything else in node_modules.
+    expect((await request(t.app).get("/dashboard/router.ts")).status).toBe(404);
+    expect((await request(t.app).get("/dashboard/vendor/uPlot.cjs.js")).status).toBe(404);
   });
 
   it("unknown files under /dashboard are a JSON 404; the data API still needs the key", async () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { axeSerious } from "../helpers/axe.ts";
 import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, type SandboxStack, startSandboxStack } from "../helpers/browser.ts";
 import type { ServerProcess } from "../helpers/process.ts";
 import { randomPhone, rid } from "./helpers.ts";
@@ -74,7 +75,14 @@ async function phonePage(locale = "zh-TW"): Promise<{ ctx: BrowserContext; page:
 }
 
 const liffPath = (url: string) => url.replace(`https://liff.line.me/${liffId}`, "/liff");
-const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+/** Every page shown is also checked with axe-core; the last test asserts that none had a serious violation. */
+const axeFindings: string[] = [];
+let axeChecked = 0;
+const shot = async (page: Page, name: string) => {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+  axeFindings.push(...(await axeSerious(page)).map((f) => `${name}: ${f}`));
+  axeChecked++;
+};
 
 /** Binds through the LIFF API with the emulator's ID token for that user (what the bind page does). */
 async function bindViaApi(who: { userId: string; memberId: string }) {
@@ -252,5 +260,10 @@ describe.skipIf(!hasChromium)("LIFF app in chromium (sandbox)", () => {
     expect((await api("GET", `/api/v1/members/${who.memberId}`)).body.lineUserId).toBe(who.userId);
     expect(problems).toEqual([]);
     await ctx.close();
+  });
+
+  it("axe-core: no serious or critical violation on any LIFF page shown above", () => {
+    expect(axeChecked).toBeGreaterThanOrEqual(9);
+    expect(axeFindings).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { axeSerious } from "../helpers/axe.ts";
 import { artifactsDir, collectProblems, hasChromium, launchChromium, noteSkipped, type SandboxStack, startSandboxStack } from "../helpers/browser.ts";
 import type { ServerProcess } from "../helpers/process.ts";
 import { randomTwPhone } from "./helpers.ts";
@@ -209,6 +210,7 @@ describe.skipIf(!hasChromium)("sandbox console in chromium", () => {
       await page.locator("#webhook-rows tr", { hasText: "follow" }).first().waitFor();
       await page.screenshot({ path: join(artifactsDir, "sandbox-console.png"), fullPage: true });
       await expect(contrastProblems(page)).resolves.toEqual([]);
+      await expect(axeSerious(page)).resolves.toEqual([]);
       expect(problems).toEqual([]);
     } finally {
       await ctx.close();

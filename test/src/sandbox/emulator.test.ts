@@ -294,6 +294,30 @@ describe("flexible PNP (SDK pushMessagesByPhone)", () => {
   });
 });
 
+describe("delivery counts (GET /v2/bot/message/delivery/push)", () => {
+  it("counts delivered pushes by UTC+9 day (a non-friend's push is not delivered, so not counted); a future day is unready", async () => {
+    const c = new ManualClock(Date.parse("2030-03-01T14:30:00Z")); // 23:30 on 03-01 in UTC+9
+    const e = await startEmulator({ clock: c });
+    try {
+      const friend = e.createUser({ friend: true });
+      const stranger = e.createUser({ friend: false });
+      await sdkClient(e).pushMessage({ to: friend.userId, messages: [text("a")] });
+      await sdkClient(e).pushMessage({ to: stranger.userId, messages: [text("b")] });
+      c.advance(60 * 60_000); // 00:30 on 03-02 in UTC+9 (still 03-01 in UTC)
+      await sdkClient(e).pushMessage({ to: friend.userId, messages: [text("c")] });
+      await sdkClient(e).pushMessage({ to: friend.userId, messages: [text("d")] });
+      expect(await sdkClient(e).getNumberOfSentPushMessages("20300301")).toEqual({ status: "ready", success: 1 });
+      expect(await sdkClient(e).getNumberOfSentPushMessages("20300302")).toEqual({ status: "ready", success: 2 });
+      expect(await sdkClient(e).getNumberOfSentPushMessages("20300303")).toEqual({ status: "unready" });
+      expect((await sdkError(sdkClient(e).getNumberOfSentPushMessages("2030-03-02"))).status).toBe(400);
+      const noToken = await fetch(`${e.url}/v2/bot/message/delivery/push?date=20300302`);
+      expect(noToken.status).toBe(401);
+    } finally {
+      await e.close();
+    }
+  });
+});
+
 describe("template PNP", () => {
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${emu.url}/v2/bot/message/pnp/templated/push`, {

@@ -1,5 +1,5 @@
 import { SmsRejectedError, SmsRetryableError } from "../../lib/sms/types.ts";
-import { type NextStep, type StoredContent, smsText } from "../render.ts";
+import { type NextStep, type StoredContent, smsSegments, smsText } from "../render.ts";
 import type { Sender } from "./types.ts";
 
 /** SMS through the configured provider, with the notification id as its reference. */
@@ -20,7 +20,9 @@ export const smsSender: Sender = {
     );
     try {
       const res = await ctx.sms.send({ to: row.phoneE164!, text, reference: row.id });
-      return { kind: "accepted", detail: { provider: ctx.sms.name, reference: res.providerReference, fallback }, reference: res.providerReference };
+      // `parts`: what the SMS is billed as (a long or Chinese text goes as several parts); the monthly statement sums it.
+      const parts = smsSegments(text).segments;
+      return { kind: "accepted", detail: { provider: ctx.sms.name, reference: res.providerReference, fallback, parts }, reference: res.providerReference };
     } catch (err) {
       const message = `SMS: ${err instanceof Error ? err.message : String(err)}`;
       if (err instanceof SmsRejectedError) return { kind: "refused", reason: message };
