@@ -69,6 +69,14 @@ export function filterSql(q: Omit<ListQuery, "limit" | "cursor">): SQL {
   return sql.join(parts, sql` and `);
 }
 
+const PG_TS = /^[1-9]\d{3}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01]) ([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
+
+/** 2026-02-31 matches the pattern but is no day PostgreSQL accepts. */
+function realDay(ts: string): boolean {
+  const [y, m, d] = ts.slice(0, 10).split("-").map(Number) as [number, number, number];
+  return d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
 /** The opaque cursor: the last row's exact created_at (PostgreSQL's own text, microseconds kept) and id. */
 function encodeCursor(ts: string, id: string): string {
   return Buffer.from(JSON.stringify([ts, id])).toString("base64url");
@@ -76,7 +84,8 @@ function encodeCursor(ts: string, id: string): string {
 function decodeCursor(c: string): { ts: string; id: string } {
   try {
     const v = JSON.parse(Buffer.from(c, "base64url").toString());
-    if (Array.isArray(v) && typeof v[0] === "string" && z.uuid().safeParse(v[1]).success && !Number.isNaN(Date.parse(v[0]))) return { ts: v[0], id: v[1] };
+    // Only what PostgreSQL itself printed (ISO DateStyle, years 1000–9999): a forged cursor is a 400, never a 500.
+    if (Array.isArray(v) && typeof v[0] === "string" && PG_TS.test(v[0]) && realDay(v[0]) && z.uuid().safeParse(v[1]).success) return { ts: v[0], id: v[1] };
   } catch {
     /* below */
   }

@@ -230,8 +230,20 @@ export function apiRequest(apiKey: string): fc.Arbitrary<FuzzRequest> {
       "order",
     ),
     read(
-      query(["memberId", "limit"]).map((q) => `/api/v1/notifications?${q}`),
+      query(["memberId", "limit", "batchId", "status", "channel", "scenario", "phone", "from", "to", "cursor"]).map((q) => `/api/v1/notifications?${q}`),
       "list",
+    ),
+    read(
+      query(["from", "to", "format", "phone"]).map((q) => `/api/v1/notifications/export?${q}`),
+      "export",
+    ),
+    read(
+      pathSegment.map((s) => `/api/v1/batches/${s}`),
+      "batch",
+    ),
+    read(
+      query(["status", "kind", "notificationId", "limit", "cursor"]).map((q) => `/api/v1/webhook-deliveries?${q}`),
+      "deliveries",
     ),
     read(
       query(["from", "to"]).map((q) => `/api/v1/stats?${q}`),

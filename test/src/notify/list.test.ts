@@ -98,7 +98,17 @@ describe("GET /api/v1/notifications (filters, keyset pages)", () => {
     expect(summary.body.byStatus).toMatchObject({ accepted: 2, cancelled: 1, delivered: 0 });
     expect((await request(t.app).get("/api/v1/batches/00000000-0000-4000-8000-000000000000").set(auth())).status).toBe(404);
 
-    for (const bad of ["status=nope", "cursor=garbage", "phone=123", "from=2026-11-27&to=2026-11-26", "limit=0", "other=1"]) {
+    const forged = (ts: string) => `cursor=${Buffer.from(JSON.stringify([ts, "00000000-0000-4000-8000-000000000000"])).toString("base64url")}`;
+    for (const bad of [
+      "status=nope",
+      "cursor=garbage",
+      forged("2026-02-31 00:00:00+00"),
+      forged("+275760-09-13T00:00:00Z"),
+      "phone=123",
+      "from=2026-11-27&to=2026-11-26",
+      "limit=0",
+      "other=1",
+    ]) {
       const res = await list(bad);
       expect(res.status, bad).toBe(400);
     }

@@ -76,6 +76,39 @@ describe("the config", () => {
   });
 });
 
+describe("outgoing webhooks config", () => {
+  const issues = (env: Record<string, string>) => {
+    try {
+      loadConfig({ SANDBOX: "1", ...env });
+      return [];
+    } catch (err) {
+      return (err as ConfigError).issues;
+    }
+  };
+  it("takes a status URL with a whsec_ secret, and forward URLs, comma-separated, deduplicated", () => {
+    const c = loadConfig({
+      SANDBOX: "1",
+      STATUS_WEBHOOK_URL: "https://erp.example.com/hooks/oa",
+      STATUS_WEBHOOK_SECRET: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+      WEBHOOK_FORWARD_URLS: "https://bot.example.com/callback, https://bot2.example.com/cb,https://bot.example.com/callback",
+    });
+    expect(c.webhooks).toEqual({
+      statusUrl: "https://erp.example.com/hooks/oa",
+      statusSecret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+      forwardUrls: ["https://bot.example.com/callback", "https://bot2.example.com/cb"],
+      retryBaseSeconds: 5,
+    });
+    expect(loadConfig({ SANDBOX: "1" }).webhooks).toEqual({ statusUrl: undefined, statusSecret: undefined, forwardUrls: [], retryBaseSeconds: 5 });
+  });
+  it("refuses a status URL without a secret, a secret not in whsec_ form, and a forward URL that is not http(s)", () => {
+    expect(issues({ STATUS_WEBHOOK_URL: "https://erp.example.com/hooks" })).toEqual(["STATUS_WEBHOOK_SECRET: required when STATUS_WEBHOOK_URL is set"]);
+    expect(issues({ STATUS_WEBHOOK_URL: "https://erp.example.com/hooks", STATUS_WEBHOOK_SECRET: "plain-secret" })[0]).toMatch(/^STATUS_WEBHOOK_SECRET: whsec_/);
+    expect(issues({ WEBHOOK_FORWARD_URLS: "https://ok.example.com,ftp://bot.example.com" })).toEqual([
+      "WEBHOOK_FORWARD_URLS: not an http(s) URL: ftp://bot.example.com",
+    ]);
+  });
+});
+
 describe("the built server", () => {
   const refuses = (env: Record<string, string>) =>
     new Promise<{ code: number | null; out: string; listened: boolean }>((resolve, reject) => {
