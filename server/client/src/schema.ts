@@ -208,9 +208,97 @@ export interface paths {
         };
         /**
          * Counts, delivery funnel, NT$ per channel and friends for a period
-         * @description Notifications created in [from, to) (ISO dates or date-times; default: the last 30 days).
+         * @description Notifications created in [from, to): ISO date-times, or dates meaning Asia/Taipei days (default: the last 30 days). `groupBy=scenario` adds `byScenario`.
          */
         get: operations["getStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Figures per Asia/Taipei day or hour (trends)
+         * @description Per bucket: counts by channel and outcome, fallback rate, NT$ spent and NT$ had all gone by SMS.
+         */
+        get: operations["getStatsSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/statement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Monthly statement (Asia/Taipei month) reconciled with LINE's own delivery counts */
+        get: operations["getStatement"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/failures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Failed, undeliverable and undelivered notices (default: today, Asia/Taipei) with their reasons */
+        get: operations["getFailures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recent batches and their progress (counts by status) */
+        get: operations["getBatchesProgress"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/stats/audience": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Binding rate, friends gained and block (unfollow) rate per Asia/Taipei day */
+        get: operations["getAudience"];
         put?: never;
         post?: never;
         delete?: never;
@@ -410,6 +498,43 @@ export interface components {
                 details?: unknown;
             };
         };
+        GetAudienceResponse200: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            binding: {
+                members: number;
+                bound: number;
+                rate: number;
+            } & {
+                [key: string]: unknown;
+            };
+            friends: {
+                total: number;
+            } & {
+                [key: string]: unknown;
+            };
+            days: {
+                [key: string]: unknown;
+            }[];
+        } & {
+            [key: string]: unknown;
+        };
+        GetBatchesProgressResponse200: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            batches: ({
+                running: boolean;
+                progress: number;
+            } & {
+                [key: string]: unknown;
+            })[];
+        } & {
+            [key: string]: unknown;
+        };
         GetBatchResponse200: {
             /** Format: uuid */
             batchId: string;
@@ -423,6 +548,23 @@ export interface components {
             createdAt: string;
             /** Format: date-time */
             updatedAt: string;
+        };
+        GetFailuresResponse200: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            total: number;
+            failures: ({
+                /** Format: uuid */
+                id: string;
+                status: string;
+                reason: string | null;
+            } & {
+                [key: string]: unknown;
+            })[];
+        } & {
+            [key: string]: unknown;
         };
         GetLineUserResponse200: {
             userId: string;
@@ -441,20 +583,29 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        GetStatsResponse200: {
+        GetStatementResponse200: {
+            month: string;
             /** Format: date-time */
             from: string;
             /** Format: date-time */
             to: string;
-            total: number;
-            byChannel: {
-                [key: string]: {
-                    total: number;
-                    states: {
-                        [key: string]: number;
-                    };
-                };
+            pnpDelivered: number;
+            pushDelivered: number;
+            smsSent: number;
+            smsParts: number;
+            costTwd: {
+                total: number;
+            } & {
+                [key: string]: unknown;
             };
+            reconciliation: {
+                [key: string]: unknown;
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        GetStatsResponse200: {
+            total: number;
             costTwd: {
                 /** @description NT$ */
                 push: number;
@@ -464,23 +615,19 @@ export interface components {
                 sms: number;
                 /** @description NT$ */
                 total: number;
+            } & {
+                [key: string]: unknown;
             };
             /** @description NT$ */
             allSmsCostTwd: number;
             /** @description NT$ */
             savedTwd: number;
-            prices: {
-                /** @description NT$ */
-                push: number;
-                /** @description NT$ */
-                pnp: number;
-                /** @description NT$ */
-                sms: number;
-            };
             fallback: {
                 lineRouted: number;
                 fellBackToSms: number;
                 rate: number;
+            } & {
+                [key: string]: unknown;
             };
             deliveredLate: number;
             funnel: {
@@ -492,6 +639,28 @@ export interface components {
                 failed: number;
                 cancelled: number;
                 pending: number;
+            } & {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            byChannel: {
+                [key: string]: {
+                    total: number;
+                    states: {
+                        [key: string]: number;
+                    };
+                };
+            };
+            prices: {
+                /** @description NT$ */
+                push: number;
+                /** @description NT$ */
+                pnp: number;
+                /** @description NT$ */
+                sms: number;
             };
             friends: {
                 total: number;
@@ -499,6 +668,68 @@ export interface components {
                 lostInPeriod: number;
                 conversionsFromPrompts: number;
             };
+            byScenario?: ({
+                total: number;
+                costTwd: {
+                    /** @description NT$ */
+                    push: number;
+                    /** @description NT$ */
+                    pnp: number;
+                    /** @description NT$ */
+                    sms: number;
+                    /** @description NT$ */
+                    total: number;
+                } & {
+                    [key: string]: unknown;
+                };
+                /** @description NT$ */
+                allSmsCostTwd: number;
+                /** @description NT$ */
+                savedTwd: number;
+                fallback: {
+                    lineRouted: number;
+                    fellBackToSms: number;
+                    rate: number;
+                } & {
+                    [key: string]: unknown;
+                };
+                deliveredLate: number;
+                funnel: {
+                    accepted: number;
+                    sent: number;
+                    delivered: number;
+                    smsSent: number;
+                    undelivered: number;
+                    failed: number;
+                    cancelled: number;
+                    pending: number;
+                } & {
+                    [key: string]: unknown;
+                };
+                scenario: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+        } & {
+            [key: string]: unknown;
+        };
+        GetStatsSeriesResponse200: {
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @enum {string} */
+            interval: "day" | "hour";
+            timeZone: string;
+            points: ({
+                /** Format: date-time */
+                at: string;
+                total: number;
+            } & {
+                [key: string]: unknown;
+            })[];
+        } & {
+            [key: string]: unknown;
         };
         /** @description Action */
         LineAction: {
@@ -2552,6 +2783,7 @@ export interface operations {
             query?: {
                 from?: string;
                 to?: string;
+                groupBy?: "scenario";
             };
             header?: never;
             path?: never;
@@ -2566,6 +2798,258 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GetStatsResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getStatsSeries: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                interval?: "day" | "hour";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one point per bucket, empty buckets included */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetStatsSeriesResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getStatement: {
+        parameters: {
+            query?: {
+                month?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description billable PNP, pushes, SMS parts, NT$ per channel, and LINE's daily counts beside ours */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetStatementResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getFailures: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetFailuresResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBatchesProgress: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetBatchesProgressResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAudience: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description today's binding rate and one entry per day */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetAudienceResponse200"];
                 };
             };
             /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */

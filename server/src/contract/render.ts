@@ -30,7 +30,7 @@ const bodyLink = (content: Json) => {
 export function renderReference(doc: Json, cssHref: string): string {
   const out: string[] = [];
   out.push(
-    `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`,
+    `<!doctype html><html lang="zh-Hant-TW"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">`,
     `<title>${esc(doc.info.title)} ${esc(doc.info.version)}</title><link rel="stylesheet" href="${esc(cssHref)}"></head><body>`,
     `<header><h1>${esc(doc.info.title)} <small>${esc(doc.info.version)} · OpenAPI ${esc(doc.openapi)}</small></h1>`,
     `<p>${prose(doc.info.description)}</p>`,

@@ -170,3 +170,22 @@ describe("every operation, real responses against the document", () => {
     expect(unsuccessful).toEqual([]);
   });
 });
+
+describe("/api/docs", () => {
+  it("renders every operation and schema from the document as HTML with a strict CSP and no script", async () => {
+    const res = await request(t.app).get("/api/docs");
+    expect([res.status, res.headers["content-type"]]).toEqual([200, "text/html; charset=utf-8"]);
+    const csp = res.headers["content-security-policy"] as string;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).not.toContain("script-src");
+    expect(csp).not.toContain("unsafe");
+    expect(res.text).not.toMatch(/<script|\sstyle=|<style|\son[a-z]+=/i);
+    expect(res.text).toContain('<link rel="stylesheet" href="/api/docs/docs.css">');
+    for (const item of Object.values<any>(doc.paths)) for (const op of Object.values<any>(item)) expect(res.text).toContain(`id="op-${op.operationId}"`);
+    for (const name of Object.keys(doc.components.schemas)) expect(res.text).toContain(`id="schema-${name}"`);
+    expect(res.text).toContain('<a href="#schema-LineStickerMessage">LineStickerMessage</a>');
+    const css = await request(t.app).get("/api/docs/docs.css");
+    expect([css.status, css.headers["content-type"]]).toEqual([200, "text/css; charset=utf-8"]);
+  });
+});

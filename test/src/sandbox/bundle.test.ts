@@ -56,6 +56,11 @@ describe("the production bundle", () => {
     for (const [file, code] of main.files) for (const m of SANDBOX_MARKERS) expect(code.includes(m), `${m} in ${file}`).toBe(false);
     for (const p of SANDBOX_PACKAGES) expect(main.packages.has(p), p).toBe(false);
     expect(main.packages.has("express")).toBe(true); // the import scan works
+    // LINE's message schema is checked in production too: by the validator compiled ahead of time, which carries the
+    // few ajv run-time helpers it needs inlined (docs/decisions/0011-line-message-validation.md), not ajv itself.
+    const mainCode = [...main.files.values()].join("\n");
+    expect(mainCode).toContain("a URI action may open only http(s)://, line: or tel: links");
+    expect(mainCode).toContain("ajv/dist/runtime/ucs2length");
 
     // The sandbox is the chunk main.mjs reaches by import() only, and it does carry the markers and the packages.
     const dynamic = [...new Set(specifiers(main.files.get(join(outPath, "main.mjs"))!, DYNAMIC_IMPORT).filter((s) => s.startsWith(".")))];
