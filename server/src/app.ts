@@ -19,6 +19,7 @@ import { membersRouter } from "./members/router.ts";
 import { notificationsBatchRouter } from "./notify/batch.ts";
 import { deliveryEventHandler } from "./notify/delivery.ts";
 import { notificationsRouter } from "./notify/router.ts";
+import { scenariosRouter } from "./notify/scenarios.ts";
 import { shortLinkRouter } from "./notify/short-link.ts";
 import type { EventHandler } from "./webhook/handlers.ts";
 import { InboxWriter } from "./webhook/inbox.ts";
@@ -132,6 +133,7 @@ export function createApp(deps: AppDeps): App {
   api.use(notificationsRouter(deps));
   api.use(statsRouter(deps));
   api.use(membersRouter(deps));
+  api.use(scenariosRouter(deps));
   api.use(recordsRouter(deps));
   app.use("/api/v1", api);
 

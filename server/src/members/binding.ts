@@ -63,11 +63,12 @@ export async function verifyBindingToken(appSecret: string, token: string, now: 
 // ---------------------------------------------------------------------------------------------------------------
 // The binding itself and the consent ledger.
 
-export type ConsentMethod = "binding_link" | "otp" | "liff" | "rebind" | "admin";
+export type ConsentMethod = "binding_link" | "otp" | "liff" | "rebind" | "admin" | "erasure";
 
-async function ledger(
+/** One consent ledger row (append-only). */
+export async function ledger(
   tx: DbOrTx,
-  row: { memberId: string; lineUserId: string; action: "grant" | "withdraw"; noticeVersion: string; method: ConsentMethod; at: Date; detail?: unknown },
+  row: { memberId: string; lineUserId: string | null; action: "grant" | "withdraw"; noticeVersion: string; method: ConsentMethod; at: Date; detail?: unknown },
 ) {
   await tx.execute(sql`insert into consent_ledger (member_id, line_user_id, action, purpose, notice_version, method, at, detail)
     values (${row.memberId}, ${row.lineUserId}, ${row.action}, ${CONSENT_PURPOSE}, ${row.noticeVersion}, ${row.method},
@@ -75,11 +76,11 @@ async function ledger(
 }
 
 /** The notice version of the grant a withdrawal ends, so the ledger pairs them. */
-async function lastGrantVersion(tx: DbOrTx, memberId: string, lineUserId: string): Promise<string> {
+export async function lastGrantVersion(tx: DbOrTx, memberId: string, lineUserId: string | null): Promise<string> {
   const r = await rows<{ notice_version: string }>(
     tx,
     sql`select notice_version from consent_ledger
-    where member_id = ${memberId} and line_user_id = ${lineUserId} and action = 'grant' order by id desc limit 1`,
+    where member_id = ${memberId} and (${lineUserId}::text is null or line_user_id = ${lineUserId}) and action = 'grant' order by id desc limit 1`,
   );
   return r[0]?.notice_version ?? "unknown";
 }

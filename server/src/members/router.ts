@@ -8,7 +8,9 @@ import { parseOr400 } from "../lib/validate.ts";
 import { createBindingLink } from "./binding.ts";
 import { getLineUser } from "./line-users.ts";
 import { getMember, upsertMember } from "./members.ts";
+import { consentLedgerOf, lineConsent, recordAdminConsent } from "./preferences.ts";
 
+const consentBody = z.object({ action: z.enum(["grant", "withdraw"]), reason: z.string().min(1).max(200).optional() }).strict();
 const memberBody = z.object({ phone: z.string().min(1).max(40), name: z.string().max(100).optional() }).strict();
 
 /** Backend API for members, their binding links and LINE users. Mounted under /api/v1 behind the API key. */
@@ -40,6 +42,20 @@ export function membersRouter(deps: AppDeps): Router {
     const link = await createBindingLink({ db: deps.db.db, clock: deps.clock, appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, memberId });
     req.log.info({ memberId, expiresAt: link.expiresAt }, "binding link created");
     res.status(201).json(link);
+  });
+  // The member's consent ledger and the LINE permission routing derives from it (docs/routing.md).
+  r.get("/members/:memberId/consents", async (req, res) => {
+    const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
+    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId}`)).length === 0) throw notFound("member");
+    res.json({ memberId, line: await lineConsent(deps.db.db, memberId), items: await consentLedgerOf(deps.db.db, memberId) });
+  });
+  // Customer service records a member's decision given by phone or at a counter (method `admin`).
+  r.post("/members/:memberId/consents", async (req, res) => {
+    const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
+    const body = parseOr400(consentBody, req.body);
+    const line = await recordAdminConsent(deps.db.db, { clock: deps.clock, memberId, action: body.action, reason: body.reason });
+    req.log.info({ memberId, action: body.action, method: "admin" }, "consent recorded");
+    res.status(201).json({ memberId, line });
   });
   r.get("/line-users/:userId", async (req, res) => {
     const userId = parseOr400(lineUserIdSchema, req.params.userId, "params.userId");

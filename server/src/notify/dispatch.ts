@@ -15,6 +15,12 @@ export interface ClaimedRow extends NotificationRow {
   memberFound: boolean;
   memberLineUserId: string | null;
   memberFriend: boolean;
+  /** The bound LINE user's latest follow/unfollow event is an unfollow. */
+  memberBlocked: boolean;
+  /** The member's latest consent decision is a withdrawal (at this time); null otherwise. */
+  memberLineWithdrawnAt: string | null;
+  /** The scenario is in the registry now and approved for PNP. */
+  scenarioApproved: boolean;
 }
 
 export interface DispatchDeps {
@@ -122,7 +128,15 @@ export class Dispatcher {
       return null;
     }
     const lineUserId = r.memberLineUserId;
-    const inputs = { ...prev, lineUserId, friend: Boolean(lineUserId && r.memberFriend), memberFound: r.memberFound || prev.memberFound };
+    const inputs = {
+      ...prev,
+      lineUserId,
+      friend: Boolean(lineUserId && r.memberFriend),
+      memberFound: r.memberFound || prev.memberFound,
+      blocked: Boolean(lineUserId && r.memberBlocked),
+      lineConsentWithdrawnAt: r.memberLineWithdrawnAt,
+      scenarioApproved: r.scenarioApproved,
+    };
     const now = this.now();
     const decision = decideRoute(inputs, now, "dispatch");
     if (decision.channel === "none") {

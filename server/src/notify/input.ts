@@ -2,28 +2,6 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { externalId } from "../lib/ids.ts";
 
-/** LINE Taiwan's 18 approved PNP use cases (docs/routing.md). Anything else may go to friends (push) only. */
-export const APPROVED_SCENARIOS = new Set([
-  "shipping",
-  "purchase",
-  "product_ready",
-  "reservation",
-  "reservation_reminder",
-  "registration",
-  "card_issued",
-  "account_opened",
-  "points",
-  "payment",
-  "otp",
-  "billing",
-  "rental_due",
-  "contract_reminder",
-  "payment_reminder",
-  "repair_done",
-  "outage",
-  "contact_guide",
-]);
-
 export const URGENCIES = ["minutes", "hour", "day", "days"] as const;
 export type Urgency = (typeof URGENCIES)[number];
 
@@ -108,7 +86,10 @@ export const notificationInput = z
       .min(1)
       .max(64)
       .regex(/^[a-z0-9_]+$/, "lowercase letters, digits and _ only"),
-    urgency: z.enum(URGENCIES),
+    /** Optional when the scenario has a default urgency (the scenario registry, notify/scenarios.ts). */
+    urgency: z.enum(URGENCIES).optional(),
+    /** Advertising: checked by no word list, but push to friends only, never PNP or SMS (docs/routing.md). */
+    promotional: z.boolean().optional(),
     messages: z.array(message).min(1).max(5).optional(),
     template: template.optional(),
     text: z.string().min(1).max(TEXT_LIMIT).optional(),

@@ -39,12 +39,12 @@ export async function acceptRows(db: DbOrTx, rows: Record<string, unknown>[], at
       select * from json_to_recordset(${JSON.stringify(rows)}::json) as x(
         id uuid, api_key_id text, idempotency_key text, request_hash text, batch_id uuid, member_id text,
         phone_e164 text, phone_hash text, line_user_id text, scenario text, urgency text, content jsonb,
-        next_step jsonb, sms jsonb, route jsonb, channel text)
+        next_step jsonb, sms jsonb, route jsonb, channel text, ignore_line text)
     ), ins as (
       insert into notifications (id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
-        line_user_id, scenario, urgency, content, next_step, sms, route, channel, status, due_at, created_at, updated_at)
+        line_user_id, scenario, urgency, content, next_step, sms, route, channel, ignore_line, status, due_at, created_at, updated_at)
       select id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
-        line_user_id, scenario, urgency, content, next_step, sms, route, channel, 'accepted', ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+        line_user_id, scenario, urgency, content, next_step, sms, route, channel, ignore_line, 'accepted', ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
       from src
       on conflict (api_key_id, idempotency_key) do nothing
       returning id

@@ -3,6 +3,7 @@ import type { AppDeps } from "../deps.ts";
 import { typedRow } from "../lib/rows.ts";
 import type { Endpoint } from "./channels/index.ts";
 import { type ClaimedRow, Dispatcher } from "./dispatch.ts";
+import { routingFactsSql } from "./recipients.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 /** The app's dependencies, less what only the HTTP side uses. */
@@ -153,13 +154,19 @@ export class NotifyWorker {
       ), claimed as (
         update notifications n set due_at = ${lease.toISOString()}::timestamptz from due where n.id = due.id returning n.*
       )
-      select c.*, (m.member_id is not null) as member_found, m.line_user_id as m_line_user_id, coalesce(lu.friend, false) as m_friend
-      from claimed c left join members m on m.member_id = c.member_id left join line_users lu on lu.user_id = m.line_user_id`);
+      select c.*, (m.member_id is not null) as member_found, m.line_user_id as m_line_user_id, ${sql.raw(routingFactsSql)},
+        coalesce(s.pnp_approved, false) as s_pnp_approved
+      from claimed c left join members m on m.member_id = c.member_id and m.erased_at is null
+        left join line_users lu on lu.user_id = m.line_user_id
+        left join scenarios s on s.scenario = c.scenario and s.retired_at is null`);
     return rows.map((raw) => ({
       ...typedRow(notifications, raw),
       memberFound: Boolean(raw["member_found"]),
       memberLineUserId: (raw["m_line_user_id"] as string | null) ?? null,
-      memberFriend: Boolean(raw["m_friend"]),
+      memberFriend: Boolean(raw["friend"]),
+      memberBlocked: Boolean(raw["blocked"]),
+      memberLineWithdrawnAt: raw["line_withdrawn_at"] ? new Date(raw["line_withdrawn_at"] as string).toISOString() : null,
+      scenarioApproved: Boolean(raw["s_pnp_approved"]),
     }));
   }
 }
