@@ -34,6 +34,7 @@ export function statsRouter(deps: AppDeps): Router {
     const [t] = await deps.db.query<Record<string, string | number>>(sql`
       select count(*) as total,
         count(*) filter (where sms_sent_at is not null) as sms_sent,
+        coalesce(sum(coalesce(sms_parts, 1)) filter (where sms_sent_at is not null), 0) as sms_parts,
         coalesce(sum(${cost.push}), 0) as cost_push, coalesce(sum(${cost.pnp}), 0) as cost_pnp, coalesce(sum(${cost.sms}), 0) as cost_sms,
         coalesce(sum(${allSms}), 0) as cost_all_sms,
         count(*) filter (where channel in ('push', 'pnp')) as line_routed,
@@ -72,6 +73,8 @@ export function statsRouter(deps: AppDeps): Router {
       total: n("total"),
       byChannel,
       costTwd: { ...spent, total },
+      // SMS are billed per part (PRICE_SMS_TWD each): how many parts the SMS in the period took.
+      smsParts: n("sms_parts"),
       allSmsCostTwd: allSmsTwd,
       savedTwd: roundTwd(allSmsTwd - total),
       prices: p,

@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { type Channel, type Database, sql } from "@oa-notify/db";
+import type { Config } from "../env.ts";
 import { BatchWriter } from "../lib/batch-writer.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { deliveryTagFor, type Endpoint, type NotificationRow, type Outcome, type SendContext, type SendJob, senders } from "./channels/index.ts";
+import { smsFor } from "./channels/sms.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
+import { quietDetail, quietHoursEnd } from "./quiet-hours.ts";
 import { decideRoute, type RouteDecision, smsAllowed } from "./route.ts";
 import type { TokenBucket } from "./token-bucket.ts";
 import * as T from "./transitions.ts";
@@ -36,6 +39,8 @@ export interface DispatchDeps {
   pnpResendAfterSeconds: number;
   /** Sends made, by endpoint (benchmarks and logs). */
   counts: Record<Endpoint, number>;
+  /** Quiet hours for a fallback SMS (SMS_QUIET_HOURS); null or absent: none. */
+  quietHours?: Config["smsQuietHours"];
 }
 
 const iso = (d: Date) => d.toISOString();
@@ -143,7 +148,11 @@ export class Dispatcher {
       await this.step(T.noRoute, r.id, { route: decision, detail: { rule: decision.rule, reason: decision.reason } });
       return null;
     }
-    const deadline = decision.smsAfterSeconds === null ? null : new Date(now.getTime() + decision.smsAfterSeconds * 1000);
+    let deadline = decision.smsAfterSeconds === null ? null : new Date(now.getTime() + decision.smsAfterSeconds * 1000);
+    // A fallback SMS (after a LINE leg) whose deadline falls in the quiet hours waits for their end.
+    const quietEnd = deadline && decision.channel !== "sms" ? quietHoursEnd(deadline, inputs.urgency, this.d.quietHours ?? null) : null;
+    const quiet = quietEnd && deadline ? quietDetail(this.d.quietHours!, deadline, quietEnd) : null;
+    if (quietEnd) deadline = quietEnd;
     const retryKey = decision.channel === "push" || decision.parallelPush ? randomUUID() : null;
     const deliveryTag = decision.channel === "pnp" ? deliveryTagFor(r.id) : null;
     const routed: NotificationRow = { ...r, channel: decision.channel, route: decision, lineUserId };
@@ -156,6 +165,7 @@ export class Dispatcher {
       retry_key: retryKey,
       tag: deliveryTag,
       marker_at: markerAt,
+      quiet,
     });
     const queued: NotificationRow = { ...routed, status: "queued", smsDeadlineAt: deadline, deliveryTag: deliveryTag ?? r.deliveryTag };
     if (decision.channel === "pnp") {
@@ -273,7 +283,8 @@ export class Dispatcher {
         );
         await this.matchStoredDelivery(String(out.detail["deliveryTag"]));
       } else {
-        await this.step(T.smsSent, r.id, { sent_at: iso(now), reference: out.reference ?? null, error: null, detail: out.detail });
+        const parts = Number(out.detail["parts"]) || smsFor(this.d.ctx, r, Boolean(out.detail["fallback"])).parts;
+        await this.step(T.smsSent, r.id, { sent_at: iso(now), reference: out.reference ?? null, error: null, detail: out.detail, parts });
       }
       return;
     }
@@ -297,6 +308,7 @@ export class Dispatcher {
     }
     if (out.kind === "unknown" && channel === "sms" && !senders.sms.repeatable(this.d.ctx)) {
       await this.step(T.smsSent, r.id, {
+        parts: smsFor(this.d.ctx, r, r.status === "fallback_sms").parts,
         sent_at: iso(r.smsCallStartedAt ?? now),
         reference: null,
         error: recovered ? r.lastError : out.reason.slice(0, 500),
@@ -362,7 +374,15 @@ export class Dispatcher {
   private async lineLegOver(r: NotificationRow, reason: string, finalState: "failed" | "undeliverable", clearPnp: boolean): Promise<void> {
     const inputs = route(r)!.inputs;
     if (smsAllowed(inputs)) {
-      await this.step(T.lineToSms, r.id, { reason: reason.slice(0, 500), clear_pnp: clearPnp, detail: { reason } });
+      const now = this.now();
+      const quietEnd = quietHoursEnd(now, inputs.urgency, this.d.quietHours ?? null);
+      await this.step(T.lineToSms, r.id, {
+        reason: reason.slice(0, 500),
+        clear_pnp: clearPnp,
+        detail: { reason },
+        due_at: quietEnd ? iso(quietEnd) : null,
+        quiet: quietEnd ? quietDetail(this.d.quietHours!, now, quietEnd) : null,
+      });
       return;
     }
     await this.step(T.giveUp, r.id, { state: finalState, reason: reason.slice(0, 500), clear_pnp: clearPnp, clear_sms: false, detail: { reason } });

@@ -259,7 +259,12 @@ export async function ingestNotifications({
       scenario: v.scenario,
       urgency,
       ignore_line: scenario.ignoreLine,
-      content: { ...(v.messages ? { messages: v.messages } : {}), ...(v.template ? { template: v.template } : {}), ...(v.text ? { text: v.text } : {}) },
+      content: {
+        ...(v.messages ? { messages: v.messages } : {}),
+        ...(v.template ? { template: v.template } : {}),
+        ...(v.text ? { text: v.text } : {}),
+        ...(v.eventAt ? { eventAt: v.eventAt } : {}),
+      },
       next_step: v.nextStep ?? null,
       sms: v.sms ?? null,
       route,

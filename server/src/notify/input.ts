@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { externalId } from "../lib/ids.ts";
+import { isoDateTime } from "../lib/validate.ts";
 
 export const URGENCIES = ["minutes", "hour", "day", "days"] as const;
 export type Urgency = (typeof URGENCIES)[number];
@@ -93,6 +94,8 @@ export const notificationInput = z
     messages: z.array(message).min(1).max(5).optional(),
     template: template.optional(),
     text: z.string().min(1).max(TEXT_LIMIT).optional(),
+    /** When the event happened (a payment, a shipment): shown in Taipei time on PNP text and the fallback SMS. */
+    eventAt: isoDateTime().optional(),
     nextStep: z
       .object({ type: z.enum(["order", "bill"]), id: externalId })
       .strict()

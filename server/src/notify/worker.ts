@@ -1,5 +1,6 @@
 import { notifications, sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
+import type { Config } from "../env.ts";
 import { typedRow } from "../lib/rows.ts";
 import type { Endpoint } from "./channels/index.ts";
 import { type ClaimedRow, Dispatcher } from "./dispatch.ts";
@@ -21,6 +22,8 @@ export interface NotifyWorkerOptions {
   pnpResendAfterSeconds?: number;
   /** Longest real-time pause of an endpoint's sending after a rate-limit 429 with Retry-After (0 = only delay the row). */
   maxRatePauseMs?: number;
+  /** Fallback SMS quiet hours (default: SMS_QUIET_HOURS; null = none). */
+  quietHours?: Config["smsQuietHours"];
 }
 
 /**
@@ -59,7 +62,12 @@ export class NotifyWorker {
       ctx: {
         line: deps.line,
         sms: deps.sms,
-        render: { appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, publicBaseUrl: deps.config.publicBaseUrl },
+        render: {
+          appSecret: deps.config.appSecret,
+          liffId: deps.config.line.liffId,
+          publicBaseUrl: deps.config.publicBaseUrl,
+          smsMaxParts: deps.config.smsMaxParts,
+        },
         callTimeoutMs: opts.callTimeoutMs ?? 10_000,
         now: () => deps.clock.now(),
       },
@@ -68,6 +76,7 @@ export class NotifyWorker {
       maxRatePauseMs: opts.maxRatePauseMs ?? 60_000,
       pnpResendAfterSeconds: opts.pnpResendAfterSeconds ?? deps.config.pnpResendAfterSeconds,
       counts: this.counts,
+      quietHours: opts.quietHours === undefined ? deps.config.smsQuietHours : opts.quietHours,
     });
   }
 

@@ -136,6 +136,15 @@ export async function notifyHarness(
   return h;
 }
 
+/** Moves the clock forward to the next 10:00 in Taipei (02:00 UTC): clear of the fallback SMS quiet hours. */
+export function toTaipeiMorning(h: NotifyHarness): void {
+  const now = h.t.clock.now().getTime();
+  const day = 24 * 3600_000;
+  let next = Math.floor(now / day) * day + 2 * 3600_000;
+  if (next <= now) next += day;
+  h.t.clock.set(next);
+}
+
 export const text = (s = "您的包裹已出貨 Your parcel has shipped") => ({ text: s });
 export const MIN = 60_000;
 export const HOUR = 60 * MIN;

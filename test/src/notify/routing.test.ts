@@ -7,7 +7,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sign } from "../helpers/app.ts";
 import { deliveryEvent, webhookBody } from "../helpers/events.ts";
-import { HOUR, MIN, type NotifyHarness, notifyHarness, text } from "./harness.ts";
+import { HOUR, MIN, type NotifyHarness, notifyHarness, text, toTaipeiMorning } from "./harness.ts";
 
 let h: NotifyHarness;
 beforeAll(async () => {
@@ -149,6 +149,7 @@ describe("PNP to a non-friend", () => {
   });
 
   it("a 422 (no LINE account for the number) falls back to SMS at once, with the notice time and the ignore line", async () => {
+    toTaipeiMorning(h);
     const m = await h.member({ sim: false });
     const t8 = new Date(h.t.clock.now().getTime() + 8 * HOUR); // Asia/Taipei is UTC+8, no DST
     const p2 = (n: number) => String(n).padStart(2, "0");
@@ -156,14 +157,14 @@ describe("PNP to a non-friend", () => {
     const res = await h.post({ memberId: m.memberId, scenario: "payment_reminder", urgency: "day", ...text("本期帳單 NT$1,234 將於 12/01 到期") });
     await h.run();
     const n = await h.get(res.body.id);
-    expect(n.status).toBe("sms_sent");
+    expect(n.status).toBe("sms_sent"); // 10:xx in Taipei: outside the quiet hours
     expect(states(n)).toEqual(["accepted", "queued", "fallback_sms", "sms_sent"]);
     const inbox = h.emulator.smsInbox(m.e164);
     expect(inbox).toHaveLength(1);
     expect(inbox[0]!.reference).toBe(res.body.id);
     expect(inbox[0]!.text).toContain("本期帳單 NT$1,234");
     expect(inbox[0]!.text).toContain(taipei);
-    expect(inbox[0]!.text).toContain("若您已完成，請忽略此訊息");
+    expect(inbox[0]!.text).toContain("若您已完成繳費，請忽略此訊息"); // the scenario's own ignore line
   });
 
   it("silence: falls back to SMS after the urgency's wait (hour = 15 min), not before", async () => {
@@ -405,6 +406,7 @@ describe("failed", () => {
 
   it("gives up after the last attempt: SMS when allowed, else failed", async () => {
     const w = h.newWorker({ maxAttempts: 2 });
+    toTaipeiMorning(h); // the fallback SMS goes at once, not at the end of the quiet hours
     const a = await h.member({ bind: true, follow: true });
     const b = await h.member({ bind: true, follow: true });
     h.emulator.setFaults({ serverError: { endpoint: "push", count: 100 } });

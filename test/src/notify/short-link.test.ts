@@ -7,7 +7,7 @@ import { renderSmsText } from "@oa-notify/server/sandbox/render.ts";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestContext } from "../helpers/app.ts";
-import { HOUR, MIN, type NotifyHarness, notifyHarness } from "./harness.ts";
+import { HOUR, MIN, type NotifyHarness, notifyHarness, toTaipeiMorning } from "./harness.ts";
 
 /** A production-like public address: the link's length is what the SMS pays for. */
 const BASE = "https://notify.example.com.tw";
@@ -43,12 +43,12 @@ describe("short next-step link in the SMS", () => {
     const textSent = sms!.text;
     expect(textSent).toContain(body);
     expect(textSent).toContain(issued);
-    expect(textSent).toContain("若您已完成，請忽略此訊息");
+    expect(textSent).toContain("若您已完成繳費，請忽略此訊息");
     expect(textSent).not.toContain("liff.line.me");
     expect(textSent).not.toContain("?t=");
     const code = codeIn(textSent);
     expect(code).toBe(shortCode(res.body.id));
-    expect(textSent.split("\n")).toEqual([`${issued} ${body}`, `${BASE}/n/${code}`, "若您已完成，請忽略此訊息"]);
+    expect(textSent.split("\n")).toEqual([`${issued} ${body}`, `${BASE}/n/${code}`, "若您已完成繳費，請忽略此訊息"]);
 
     // What the same notice cost before: the LIFF URL with its view token and the bilingual lines.
     const longUrl = await nextStepUrl(
@@ -72,6 +72,7 @@ describe("short next-step link in the SMS", () => {
   });
 
   it("GET /n/:code redirects to the LIFF page with a fresh view token, without recording a view; the page view does", async () => {
+    toTaipeiMorning(h); // the 4 h fallback lands in the afternoon, outside the quiet hours
     const m = await h.member({ sim: { blocked: true } });
     const step = { type: "bill" as const, id: `b-${randomUUID().slice(0, 8)}` };
     const put = await request(h.t.app)

@@ -1,0 +1,2 @@
+ALTER TABLE "notification_events" DROP CONSTRAINT "notification_events_state_ck";--> statement-breakpoint
+ALTER TABLE "notification_events" ADD CONSTRAINT "notification_events_state_ck" CHECK (state in ('accepted', 'queued', 'sent', 'delivered', 'fallback_sms', 'sms_sent', 'delivered_late', 'undelivered', 'undeliverable', 'failed', 'cancelled', 'rerouted', 'retry_scheduled', 'push_sent', 'push_failed', 'sms_cancelled', 'seen', 'delivery_received', 'pnp_resend', 'sms_quiet_hours'));
