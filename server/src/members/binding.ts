@@ -218,6 +218,7 @@ export async function requestOtp({
   lineUserId,
   phoneE164,
   phoneHash,
+  purpose = "bind",
 }: {
   db: Db;
   clock: Clock;
@@ -227,6 +228,8 @@ export async function requestOtp({
   lineUserId: string;
   phoneE164: string;
   phoneHash: string;
+  /** "phone_change": a bound member proving a new number (members/phone-change.ts): the code goes to any number. */
+  purpose?: "bind" | "phone_change";
 }): Promise<{ expiresAt: string }> {
   const now = clock.now();
   const code = String(randomInt(0, 1_000_000)).padStart(6, "0");
@@ -246,14 +249,17 @@ export async function requestOtp({
       values (${id}, ${lineUserId}, ${phoneHash}, ${codeHash(appSecret, id, code)}, ${iso(expiresAt)}::timestamptz, 0, ${iso(now)}::timestamptz)`);
     return Number(m[0]?.n ?? 0) > 0;
   });
-  if (isMember) {
+  if (isMember || purpose === "phone_change") {
     const outboxId = randomUUID();
     await db.execute(sql`insert into sms_outbox (id, purpose, phone_hash, provider, status, created_at)
-      values (${outboxId}, 'otp', ${phoneHash}, ${sms.name}, 'sending', ${iso(now)}::timestamptz)`);
+      values (${outboxId}, ${purpose === "bind" ? "otp" : "otp_phone_change"}, ${phoneHash}, ${sms.name}, 'sending', ${iso(now)}::timestamptz)`);
     try {
       const res = await sms.send({
         to: phoneE164,
-        text: `【LINE 綁定驗證碼】${code}，5 分鐘內有效，請勿提供給他人。Your LINE binding code is ${code} (valid 5 min).`,
+        text:
+          purpose === "bind"
+            ? `【LINE 綁定驗證碼】${code}，5 分鐘內有效，請勿提供給他人。Your LINE binding code is ${code} (valid 5 min).`
+            : `【手機號碼變更驗證碼】${code}，5 分鐘內有效，請勿提供給他人。Your phone change code is ${code} (valid 5 min).`,
         reference: `otp-${id}`,
       });
       await db.execute(

@@ -8,6 +8,7 @@ import { parseOr400 } from "../lib/validate.ts";
 import { createBindingLink } from "./binding.ts";
 import { getLineUser } from "./line-users.ts";
 import { getMember, upsertMember } from "./members.ts";
+import { eraseMember } from "./personal-data.ts";
 import { consentLedgerOf, lineConsent, recordAdminConsent } from "./preferences.ts";
 
 const consentBody = z.object({ action: z.enum(["grant", "withdraw"]), reason: z.string().min(1).max(200).optional() }).strict();
@@ -36,9 +37,16 @@ export function membersRouter(deps: AppDeps): Router {
       boundAt: member.boundAt,
     });
   });
+  // Erasure (個資法): phone, hash and name gone; the id stays as a pseudonym (members/personal-data.ts).
+  r.delete("/members/:memberId", async (req, res) => {
+    const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
+    const out = await eraseMember(deps.db.db, { clock: deps.clock, memberId });
+    req.log.info({ memberId, notifications: out.notifications }, "member erased");
+    res.status(204).end();
+  });
   r.post("/members/:memberId/binding-links", async (req, res) => {
     const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
-    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId}`)).length === 0) throw notFound("member");
+    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId} and erased_at is null`)).length === 0) throw notFound("member");
     const link = await createBindingLink({ db: deps.db.db, clock: deps.clock, appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, memberId });
     req.log.info({ memberId, expiresAt: link.expiresAt }, "binding link created");
     res.status(201).json(link);
@@ -46,7 +54,7 @@ export function membersRouter(deps: AppDeps): Router {
   // The member's consent ledger and the LINE permission routing derives from it (docs/routing.md).
   r.get("/members/:memberId/consents", async (req, res) => {
     const memberId = parseOr400(externalId, req.params.memberId, "params.memberId");
-    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId}`)).length === 0) throw notFound("member");
+    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId} and erased_at is null`)).length === 0) throw notFound("member");
     res.json({ memberId, line: await lineConsent(deps.db.db, memberId), items: await consentLedgerOf(deps.db.db, memberId) });
   });
   // Customer service records a member's decision given by phone or at a counter (method `admin`).

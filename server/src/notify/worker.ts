@@ -2,6 +2,7 @@ import { notifications, sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
 import type { Config } from "../env.ts";
 import { typedRow } from "../lib/rows.ts";
+import { purgeExpired } from "../members/personal-data.ts";
 import type { Endpoint } from "./channels/index.ts";
 import { type ClaimedRow, Dispatcher } from "./dispatch.ts";
 import { routingFactsSql } from "./recipients.ts";
@@ -40,6 +41,7 @@ export class NotifyWorker {
   private readonly dispatcher: Dispatcher;
   private readonly inflight = new Set<Promise<void>>();
   private running = false;
+  private purgeTimer: NodeJS.Timeout | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
   /** Sends made by this worker, by endpoint (benchmarks and logs). */
@@ -84,11 +86,24 @@ export class NotifyWorker {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
+    // RETENTION_DAYS: purge old phone numbers and content at start and then hourly (members/personal-data.ts).
+    const purge = () => void this.purgeNow().catch((err: unknown) => this.deps.logger.error({ err }, "notify worker: retention purge failed"));
+    purge();
+    this.purgeTimer = setInterval(purge, 3600_000);
+    this.purgeTimer.unref();
+  }
+
+  /** One retention purge now (tests, and the hourly timer). */
+  async purgeNow(): Promise<number> {
+    const out = await purgeExpired(this.deps.db.db, { clock: this.deps.clock, retentionDays: this.deps.config.retentionDays });
+    if (out.notifications > 0) this.deps.logger.info({ purged: out.notifications, retentionDays: this.deps.config.retentionDays }, "retention purge");
+    return out.notifications;
   }
 
   /** Stops claiming, waits for in-flight sends to record their outcome. */
   async stop(): Promise<void> {
     this.running = false;
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.wake?.();
     await this.loopDone;
     await Promise.allSettled([...this.inflight]);
