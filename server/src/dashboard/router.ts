@@ -16,7 +16,7 @@ const read = (name: string) => readFileSync(new URL(name, dir), "utf8");
  */
 export function dashboardRouter(): Router {
   // Read once: three small files that change only with a deploy.
-  const files = { html: read("index.html"), js: read("app.js"), css: read("app.css") };
+  const files = { html: read("index.html"), js: read("app.js"), css: read("app.css"), scenarios: read("scenarios.js") };
   const r = Router();
   r.use(
     helmet.contentSecurityPolicy({
@@ -42,6 +42,9 @@ export function dashboardRouter(): Router {
   });
   r.get("/app.js", (_req, res) => {
     res.type("text/javascript").send(files.js);
+  });
+  r.get("/scenarios.js", (_req, res) => {
+    res.type("text/javascript").send(files.scenarios);
   });
   r.get("/app.css", (_req, res) => {
     res.type("text/css").send(files.css);

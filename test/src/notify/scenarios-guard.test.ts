@@ -93,6 +93,17 @@ describe("scenario registry", () => {
     expect((await h.post({ memberId: m.memberId, scenario: "flight_change", urgency: "day", ...text("航班異動") })).status).toBe(202);
   });
 
+  it("the dashboard page has a scenario list, filled by its own script from GET /api/v1/scenarios", async () => {
+    const page = await request(h.t.app).get("/dashboard/");
+    expect(page.text).toContain('id="scenarios-body"');
+    expect(page.text).toContain('<script src="/dashboard/scenarios.js" defer></script>');
+    const js = await request(h.t.app).get("/dashboard/scenarios.js");
+    expect(js.status).toBe(200);
+    expect(js.headers["content-type"]).toMatch(/^text\/javascript/);
+    expect(js.text).toContain('fetch("/api/v1/scenarios"');
+    expect(js.text).not.toContain("innerHTML");
+  });
+
   it("validates the registry API: bad name, missing pnpApproved, unknown field, unknown urgency", async () => {
     const put = (name: string, body: unknown) =>
       request(h.t.app)
