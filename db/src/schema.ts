@@ -69,6 +69,7 @@ export const members = pgTable(
     name: text("name"),
     lineUserId: text("line_user_id"),
     boundAt: tz("bound_at"),
+    erasedAt: tz("erased_at"), // DELETE /members/:id: phone, hash and name erased; the id stays as a pseudonym
     createdAt: tz("created_at").notNull().defaultNow(),
     updatedAt: tz("updated_at").notNull().defaultNow(),
   },
@@ -77,14 +78,15 @@ export const members = pgTable(
 
 /**
  * Append-only (a trigger refuses UPDATE and DELETE): it must still explain past sends after a member unbinds.
- * action: "grant" | "withdraw"; method: "binding_link" | "otp" | "liff" | "rebind" | "admin".
+ * action: "grant" | "withdraw"; method: "binding_link" | "otp" | "liff" | "rebind" | "admin" | "erasure".
+ * A member's LINE permission is the latest row that is not a "rebind" (members/consent.ts).
  */
 export const consentLedger = pgTable(
   "consent_ledger",
   {
     id: bigserial("id", { mode: "number" }).primaryKey(),
     memberId: text("member_id").notNull(),
-    lineUserId: text("line_user_id").notNull(),
+    lineUserId: text("line_user_id"), // null: a decision without a LINE user (customer service, erasure)
     action: text("action").notNull(),
     purpose: text("purpose").notNull(),
     noticeVersion: text("notice_version").notNull(),
@@ -134,6 +136,9 @@ export const notifications = pgTable(
     smsCallStartedAt: tz("sms_call_started_at"),
     smsSentAt: tz("sms_sent_at"),
     smsReference: text("sms_reference"),
+    smsParts: integer("sms_parts"), // billed parts of the SMS that went out (cost = parts × PRICE_SMS_TWD)
+    purgedAt: tz("purged_at"), // RETENTION_DAYS: phone and content removed; states and costs kept for stats
+    ignoreLine: text("ignore_line"), // the scenario's "若您已完成…，請忽略此訊息" line, as it was at acceptance
     sentAt: tz("sent_at"),
     deliveredAt: tz("delivered_at"),
     seenAt: tz("seen_at"),
@@ -171,6 +176,23 @@ export const notificationEvents = pgTable(
     check("notification_events_state_ck", sql.raw(`state in (${sqlList(timelineStates)})`)),
   ],
 );
+
+/**
+ * The account's own use cases (docs/routing.md): seeded with LINE Taiwan's 18; a scenario not listed (or retired) is
+ * refused at acceptance, and one with `pnpApproved` false never goes by PNP.
+ */
+export const scenarios = pgTable("scenarios", {
+  scenario: text("scenario").primaryKey(),
+  useCaseNo: integer("use_case_no"), // the sales kit's number (1-18); null for an extra approved case by case
+  title: text("title").notNull(),
+  pnpApproved: boolean("pnp_approved").notNull(),
+  ignoreLine: text("ignore_line").notNull(),
+  defaultUrgency: text("default_urgency"),
+  nextStepType: text("next_step_type"),
+  retiredAt: tz("retired_at"),
+  createdAt: tz("created_at").notNull().defaultNow(),
+  updatedAt: tz("updated_at").notNull().defaultNow(),
+});
 
 /** Next-step data the backend upserts; shown on LIFF pages only to the owner or a view-token holder. */
 export const orders = pgTable(

@@ -51,6 +51,7 @@ export const timelineStates = [
   "seen",
   "delivery_received",
   "pnp_resend",
+  "sms_quiet_hours",
 ] as const;
 export type TimelineState = (typeof timelineStates)[number];
 

@@ -63,6 +63,8 @@ export interface Api {
   requestOtp(phone: string): Promise<{ sent: boolean; expiresAt: string }>;
   bind(body: BindBody): Promise<{ memberId: string; boundAt: string }>;
   unbind(): Promise<void>;
+  requestPhoneChangeOtp(phone: string): Promise<{ sent: boolean; expiresAt: string }>;
+  changePhone(body: { phone: string; otp: string }): Promise<{ memberId: string; phone: string }>;
   order(id: string, viewToken: string | null): Promise<Order>;
   bill(id: string, viewToken: string | null): Promise<Bill>;
   friendPrompt(body: { viewToken?: string; page?: "order" | "bill" | "bind" | "settings" }): Promise<void>;
@@ -96,6 +98,8 @@ export function createApi(opts: { apiBase: string; idToken: () => string | null;
     requestOtp: (phone) => call("POST", "/otp", { phone }),
     bind: (body) => call("POST", "/bindings", body),
     unbind: () => call("DELETE", "/bindings"),
+    requestPhoneChangeOtp: (phone) => call("POST", "/phone/otp", { phone }),
+    changePhone: (body) => call("POST", "/phone", body),
     order: (id, t) => call("GET", `/orders/${encodeURIComponent(id)}${q(t)}`),
     bill: (id, t) => call("GET", `/bills/${encodeURIComponent(id)}${q(t)}`),
     friendPrompt: async (body) => {

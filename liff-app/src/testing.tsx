@@ -39,6 +39,20 @@ export class FakeApi implements Api {
     if (!/^09\d{8}$/.test(phone.replace(/\D/g, ""))) throw new ApiError(400, "validation_failed", "body.phone: not a phone number");
     return { sent: true, expiresAt: new Date(Date.now() + 300_000).toISOString() };
   }
+  async requestPhoneChangeOtp(phone: string) {
+    this.log("requestPhoneChangeOtp", phone);
+    if (!this.member) throw new ApiError(404, "not_found", "binding not found");
+    if (!/^09\d{8}$/.test(phone.replace(/\D/g, ""))) throw new ApiError(400, "validation_failed", "body.phone: not a phone number");
+    return { sent: true, expiresAt: new Date(Date.now() + 300_000).toISOString() };
+  }
+  async changePhone(body: { phone: string; otp: string }) {
+    this.log("changePhone", body);
+    if (!this.member) throw new ApiError(404, "not_found", "binding not found");
+    if (body.otp !== this.otpCode) throw new ApiError(400, "bad_request", "wrong");
+    const digits = body.phone.replace(/\D/g, "");
+    this.member = { ...this.member, phone: `+886*****${digits.slice(-3)}` };
+    return { memberId: this.member.memberId, phone: this.member.phone! };
+  }
   async bind(body: BindBody) {
     this.log("bind", body);
     if (!body.consent?.accepted) throw new ApiError(400, "validation_failed", "consent");

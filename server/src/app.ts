@@ -24,6 +24,7 @@ import { membersRouter } from "./members/router.ts";
 import { notificationsBatchRouter } from "./notify/batch.ts";
 import { deliveryEventHandler } from "./notify/delivery.ts";
 import { notificationsRouter } from "./notify/router.ts";
+import { scenariosRouter } from "./notify/scenarios.ts";
 import { shortLinkRouter } from "./notify/short-link.ts";
 import { webhookDeliveriesRouter } from "./outbox/router.ts";
 import type { EventHandler } from "./webhook/handlers.ts";
@@ -143,6 +144,7 @@ export function createApp(deps: AppDeps): App {
   api.use(notificationsRouter(deps));
   api.use(statsRouter(deps), seriesRouter(deps), statementRouter(deps), failuresRouter(deps), audienceRouter(deps));
   api.use(membersRouter(deps));
+  api.use(scenariosRouter(deps));
   api.use(recordsRouter(deps));
   api.use(webhookDeliveriesRouter(deps));
   app.use("/api/v1", api);

@@ -67,7 +67,41 @@ const schema = z.object({
   ),
   WEBHOOK_FORWARD_URLS: str(),
   WEBHOOK_RETRY_BASE_SECONDS: num(5).pipe(z.number().min(0.01).max(3600)),
+  // The promotion guard's word list (docs/routing.md), comma-separated; replaces the default list.
+  PROMO_WORDS: str(),
+  SMS_MAX_PARTS: int(3).pipe(z.number().min(1).max(10)), // longest SMS in billed parts; longer text is shortened
+  // Quiet hours for a fallback SMS (Asia/Taipei, HH:MM-HH:MM; "off" disables them).
+  SMS_QUIET_HOURS: str().pipe(
+    z
+      .string()
+      .regex(/^(?:off|(?:[01]\d|2[0-3]):[0-5]\d-(?:[01]\d|2[0-3]):[0-5]\d)$/, "HH:MM-HH:MM (Asia/Taipei) or off")
+      .optional(),
+  ),
+  RETENTION_DAYS: int(400).pipe(z.number().min(1).max(36500)), // phone numbers and content of older notifications are purged
 });
+
+/** Words that make content promotional (docs/routing.md, "Promotion guard"); PROMO_WORDS replaces them. */
+export const DEFAULT_PROMO_WORDS = [
+  "優惠",
+  "折扣",
+  "促銷",
+  "限時",
+  "立即購買",
+  "贈點",
+  "特價",
+  "特賣",
+  "折價券",
+  "優惠券",
+  "買一送一",
+  "coupon",
+  "sale",
+  "discount",
+  "promo",
+  "promotion",
+  "buy now",
+  "limited time",
+  "% off",
+] as const;
 
 export interface Config {
   port: number;
@@ -111,6 +145,14 @@ export interface Config {
   pnpResendAfterSeconds: number;
   /** Outgoing webhooks: the status callback (with its whsec_ secret) and the LINE webhook forwards. */
   webhooks: { statusUrl: string | undefined; statusSecret: string | undefined; forwardUrls: string[]; retryBaseSeconds: number };
+  /** Promotion guard word list (lower-cased). */
+  promoWords: string[];
+  /** Longest SMS, in billed parts (a longer text is shortened, its short link kept). */
+  smsMaxParts: number;
+  /** Fallback SMS quiet window in Asia/Taipei minutes after midnight; null = none. */
+  smsQuietHours: { startMinute: number; endMinute: number } | null;
+  /** Notifications older than this lose their phone numbers and content (states and costs stay). */
+  retentionDays: number;
 }
 
 export class ConfigError extends Error {
@@ -240,7 +282,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       forwardUrls: [...new Set(forwardUrls)],
       retryBaseSeconds: e.WEBHOOK_RETRY_BASE_SECONDS,
     },
+    promoWords: (e.PROMO_WORDS?.split(",") ?? [...DEFAULT_PROMO_WORDS]).map((w) => w.trim().toLowerCase()).filter(Boolean),
+    smsMaxParts: e.SMS_MAX_PARTS,
+    smsQuietHours: parseQuietHours(e.SMS_QUIET_HOURS ?? "21:30-08:00"),
+    retentionDays: e.RETENTION_DAYS,
   });
+}
+
+function parseQuietHours(v: string): Config["smsQuietHours"] {
+  if (v === "off") return null;
+  const [a, b] = v.split("-").map((t) => {
+    const [h, m] = t.split(":").map(Number);
+    return h! * 60 + m!;
+  });
+  return a === b ? null : { startMinute: a!, endMinute: b! };
 }
 
 /** TRUST_PROXY as express takes it; unset = loopback only (a proxy on the same host), as before it was configurable. */

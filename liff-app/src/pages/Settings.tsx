@@ -3,6 +3,7 @@ import { ApiError, type ConsentEntry, type Me } from "../api.ts";
 import { useApp } from "../context.tsx";
 import { useLoad } from "../hooks.ts";
 import { common, formatDateTime, type Text, tr } from "../i18n.ts";
+import PhoneChange from "./PhoneChange.tsx";
 
 const t = {
   title: { "zh-TW": "設定與綁定", en: "Settings" },
@@ -25,12 +26,16 @@ const t = {
   unbind: { "zh-TW": "解除綁定並撤回同意", en: "Unlink and withdraw consent" },
   confirmTitle: { "zh-TW": "確定要解除綁定嗎？", en: "Unlink now?" },
   confirmBody: {
-    "zh-TW": "解除後立即生效，我們不會再用 LINE 傳送你的通知，改用簡訊等方式。你之後可以再綁定。",
-    en: "This takes effect at once: we stop sending your notices on LINE and use SMS or other means. You can link again later.",
+    "zh-TW":
+      "解除後立即生效：我們不會再用 LINE 傳送你的通知（包括官方帳號訊息與 LINE 通知型訊息），改用簡訊傳送到你的手機；只能用 LINE 傳送的通知將不再寄出。你之後可以再綁定並重新同意。",
+    en: "This takes effect at once: we stop sending your notices on LINE (official account messages and LINE notification messages) and send them by SMS to your mobile instead; notices that can only go on LINE are no longer sent. You can link and agree again later.",
   },
   confirm: { "zh-TW": "確定解除", en: "Unlink" },
   cancel: { "zh-TW": "取消", en: "Cancel" },
-  unbound: { "zh-TW": "已解除綁定並撤回同意。", en: "Unlinked; your consent is withdrawn." },
+  unbound: {
+    "zh-TW": "已解除綁定並撤回同意。之後的通知會改用簡訊傳送。",
+    en: "Unlinked; your consent is withdrawn. From now on your notices come by SMS.",
+  },
 } satisfies Record<string, Text>;
 
 const methodText: Record<string, Text> = {
@@ -133,6 +138,7 @@ export default function SettingsPage() {
                 <dd>{tr(lang, me.friend ? t.isFriend : t.notFriend)}</dd>
               </div>
             </dl>
+            <PhoneChange onChanged={data.reload} />
             {!confirming ? (
               <button ref={unbindRef} type="button" className="button button-danger" onClick={() => setConfirming(true)}>
                 {tr(lang, t.unbind)}

@@ -125,7 +125,8 @@ export interface paths {
         /** Create or update a member (your customer id and phone) */
         put: operations["upsertMember"];
         post?: never;
-        delete?: never;
+        /** Erase a member (個資法): phone, its hash and name; notifications and ledger rows stay, pseudonymised */
+        delete: operations["deleteMember"];
         options?: never;
         head?: never;
         patch?: never;
@@ -160,6 +161,63 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/members/{memberId}/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The member's consent ledger and the LINE permission routing derives from it */
+        get: operations["getMemberConsents"];
+        put?: never;
+        /**
+         * Customer service records a member's LINE consent decision (method `admin`)
+         * @description `withdraw` stops every LINE message (push and PNP) to the member until they consent again; notices go by SMS.
+         */
+        post: operations["recordMemberConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scenarios": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's scenarios (use cases) and which are approved for PNP */
+        get: operations["listScenarios"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/scenarios/{scenario}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One scenario */
+        get: operations["getScenario"];
+        /** Add or change a scenario (a retired one comes back) */
+        put: operations["putScenario"];
+        post?: never;
+        /** Retire a scenario: new notices naming it are refused (422) */
+        delete: operations["retireScenario"];
         options?: never;
         head?: never;
         patch?: never;
@@ -393,7 +451,7 @@ export interface components {
             timeline: {
                 at: string | null;
                 /** @enum {string} */
-                state: "accepted" | "queued" | "sent" | "delivered" | "fallback_sms" | "sms_sent" | "delivered_late" | "undelivered" | "undeliverable" | "failed" | "cancelled" | "rerouted" | "retry_scheduled" | "push_sent" | "push_failed" | "sms_cancelled" | "seen" | "delivery_received" | "pnp_resend";
+                state: "accepted" | "queued" | "sent" | "delivered" | "fallback_sms" | "sms_sent" | "delivered_late" | "undelivered" | "undeliverable" | "failed" | "cancelled" | "rerouted" | "retry_scheduled" | "push_sent" | "push_failed" | "sms_cancelled" | "seen" | "delivery_received" | "pnp_resend" | "sms_quiet_hours";
                 detail: unknown;
             }[];
             /** @enum {string} */
@@ -428,7 +486,7 @@ export interface components {
                 index: number;
                 error: {
                     /** @enum {string} */
-                    code: "bad_request" | "validation_failed" | "invalid_signature" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "rate_limited" | "internal" | "unavailable";
+                    code: "bad_request" | "validation_failed" | "invalid_signature" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "promotional_content" | "rate_limited" | "internal" | "unavailable";
                     message: string;
                     details?: unknown;
                 };
@@ -439,7 +497,8 @@ export interface components {
             phone?: string;
             scenario: string;
             /** @enum {string} */
-            urgency: "minutes" | "hour" | "day" | "days";
+            urgency?: "minutes" | "hour" | "day" | "days";
+            promotional?: boolean;
             messages?: (components["schemas"]["LineTextMessage"] | components["schemas"]["LineTextMessageV2"] | components["schemas"]["LineStickerMessage"] | components["schemas"]["LineImageMessage"] | components["schemas"]["LineVideoMessage"] | components["schemas"]["LineAudioMessage"] | components["schemas"]["LineLocationMessage"] | components["schemas"]["LineImagemapMessage"] | components["schemas"]["LineTemplateMessage"] | components["schemas"]["LineFlexMessage"] | components["schemas"]["LineCouponMessage"])[];
             template?: {
                 templateKey: string;
@@ -460,6 +519,8 @@ export interface components {
                 };
             };
             text?: string;
+            /** Format: date-time */
+            eventAt?: string;
             nextStep?: {
                 /** @enum {string} */
                 type: "order" | "bill";
@@ -493,7 +554,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "bad_request" | "validation_failed" | "invalid_signature" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "rate_limited" | "internal" | "unavailable";
+                code: "bad_request" | "validation_failed" | "invalid_signature" | "unauthorized" | "forbidden" | "not_found" | "conflict" | "payload_too_large" | "unsupported_media_type" | "unprocessable" | "promotional_content" | "rate_limited" | "internal" | "unavailable";
                 message: string;
                 details?: unknown;
             };
@@ -571,6 +632,24 @@ export interface components {
             friend: boolean;
             followedAt: string | null;
             unfollowedAt: string | null;
+        };
+        GetMemberConsentsResponse200: {
+            memberId: string;
+            /** @description the member's LINE permission: the latest grant or withdrawal in the ledger */
+            line: {
+                /** @enum {string} */
+                state: "withdrawn" | "granted" | "none";
+                since: string | null;
+            };
+            items: ({
+                id: number;
+                /** Format: date-time */
+                at: string;
+                action: string;
+                method: string;
+            } & {
+                [key: string]: unknown;
+            })[];
         };
         GetOpenApiDocumentResponse200: {
             openapi: string;
@@ -1596,6 +1675,9 @@ export interface components {
             }[];
             nextCursor: string | null;
         };
+        ListScenariosResponse200: {
+            scenarios: components["schemas"]["Scenario"][];
+        };
         ListWebhookDeliveriesResponse200: {
             deliveries: components["schemas"]["ReplayWebhookDeliveryResponse202"][];
             nextCursor: string | null;
@@ -1636,9 +1718,30 @@ export interface components {
             timeline: {
                 at: string | null;
                 /** @enum {string} */
-                state: "accepted" | "queued" | "sent" | "delivered" | "fallback_sms" | "sms_sent" | "delivered_late" | "undelivered" | "undeliverable" | "failed" | "cancelled" | "rerouted" | "retry_scheduled" | "push_sent" | "push_failed" | "sms_cancelled" | "seen" | "delivery_received" | "pnp_resend";
+                state: "accepted" | "queued" | "sent" | "delivered" | "fallback_sms" | "sms_sent" | "delivered_late" | "undelivered" | "undeliverable" | "failed" | "cancelled" | "rerouted" | "retry_scheduled" | "push_sent" | "push_failed" | "sms_cancelled" | "seen" | "delivery_received" | "pnp_resend" | "sms_quiet_hours";
                 detail: unknown;
             }[];
+        };
+        PutScenarioRequest: {
+            pnpApproved: boolean;
+            title?: string;
+            ignoreLine?: string;
+            defaultUrgency?: ("minutes" | "hour" | "day" | "days") | null;
+            nextStepType?: ("order" | "bill") | null;
+        };
+        RecordMemberConsentRequest: {
+            /** @enum {string} */
+            action: "grant" | "withdraw";
+            reason?: string;
+        };
+        RecordMemberConsentResponse201: {
+            memberId: string;
+            /** @description the member's LINE permission: the latest grant or withdrawal in the ledger */
+            line: {
+                /** @enum {string} */
+                state: "withdrawn" | "granted" | "none";
+                since: string | null;
+            };
         };
         ReplayWebhookDeliveryResponse202: {
             id: string;
@@ -1678,6 +1781,15 @@ export interface components {
             /** @enum {string} */
             reroutedFrom?: "push" | "pnp" | "sms" | "none";
             parallelPush?: boolean;
+        };
+        Scenario: {
+            scenario: string;
+            useCaseNo: number | null;
+            title: string;
+            pnpApproved: boolean;
+            ignoreLine: string;
+            defaultUrgency: ("minutes" | "hour" | "day" | "days") | null;
+            nextStepType: ("order" | "bill") | null;
         };
         UpsertBillRequest: {
             memberId: string;
@@ -2457,6 +2569,62 @@ export interface operations {
             };
         };
     };
+    deleteMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description erased */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a read-only key (API_KEYS_READONLY) may only read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     createBindingLink: {
         parameters: {
             query?: never;
@@ -2563,6 +2731,412 @@ export interface operations {
                 };
             };
             /** @description no such LINE user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMemberConsents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetMemberConsentsResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    recordMemberConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RecordMemberConsentRequest"];
+            };
+        };
+        responses: {
+            /** @description recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordMemberConsentResponse201"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a read-only key (API_KEYS_READONLY) may only read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such member */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an unknown Content-Encoding or charset */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listScenarios: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description active scenarios */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ListScenariosResponse200"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getScenario: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scenario: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the scenario */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Scenario"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such (active) scenario */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putScenario: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scenario: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutScenarioRequest"];
+            };
+        };
+        responses: {
+            /** @description updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Scenario"];
+                };
+            };
+            /** @description created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Scenario"];
+                };
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a read-only key (API_KEYS_READONLY) may only read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an unknown Content-Encoding or charset */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retireScenario: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                scenario: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description retired */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description bad input: `details` names each bad field (`body.phone`, `query.limit`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description missing or invalid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a read-only key (API_KEYS_READONLY) may only read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such (active) scenario */
             404: {
                 headers: {
                     [name: string]: unknown;

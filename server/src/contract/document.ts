@@ -13,6 +13,7 @@ import { recordsOperations } from "../liff/records.ts";
 import { membersOperations } from "../members/router.ts";
 import { batchOperations } from "../notify/batch.ts";
 import { notificationsOperations } from "../notify/router.ts";
+import { scenariosOperations } from "../notify/scenarios.ts";
 import { webhookDeliveriesOperations } from "../outbox/router.ts";
 
 /**
@@ -43,6 +44,7 @@ export const API_OPERATIONS: readonly ApiOperation[] = [
   ...Object.values(notificationsOperations),
   ...Object.values(batchOperations),
   ...Object.values(membersOperations),
+  ...Object.values(scenariosOperations),
   ...Object.values(recordsOperations),
   ...Object.values(statsOperations),
   ...Object.values(seriesOperations),

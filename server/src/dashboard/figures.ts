@@ -10,6 +10,7 @@ export function figuresSelect(p: Prices): SQL {
   const cost = costSql(p);
   return sql`count(*) as total,
     count(*) filter (where sms_sent_at is not null) as sms_sent,
+    coalesce(sum(coalesce(sms_parts, 1)) filter (where sms_sent_at is not null), 0) as sms_parts,
     coalesce(sum(${cost.push}), 0) as cost_push, coalesce(sum(${cost.pnp}), 0) as cost_pnp, coalesce(sum(${cost.sms}), 0) as cost_sms,
     coalesce(sum(${allSmsCostSql(p)}), 0) as cost_all_sms,
     count(*) filter (where channel = 'push') as ch_push,
@@ -30,6 +31,8 @@ export function figuresSelect(p: Prices): SQL {
 export interface Figures {
   total: number;
   costTwd: { push: number; pnp: number; sms: number; total: number };
+  /** SMS are billed per part (PRICE_SMS_TWD each): the parts the period's SMS took. */
+  smsParts: number;
   allSmsCostTwd: number;
   savedTwd: number;
   fallback: { lineRouted: number; fellBackToSms: number; rate: number };
@@ -51,6 +54,7 @@ export function toFigures(row: Record<string, unknown> | undefined): Figures {
   return {
     total: n("total"),
     costTwd: { ...spent, total },
+    smsParts: n("sms_parts"),
     allSmsCostTwd: allSms,
     savedTwd: roundTwd(allSms - total),
     fallback: { lineRouted: n("line_routed"), fellBackToSms: n("fell_back"), rate: rate(n("fell_back"), n("line_routed")) },

@@ -16,9 +16,8 @@ const deliveredAt = sql`coalesce(delivered_at, sent_at, updated_at)`;
 const within = (col: ReturnType<typeof sql>, from: Date, to: Date) =>
   sql`${col} >= ${from.toISOString()}::timestamptz and ${col} < ${to.toISOString()}::timestamptz`;
 
-// The parts the SMS went as (recorded on its sms_sent timeline entry since the statement existed; 1 before).
-const smsParts = sql`coalesce((select (e.detail->>'parts')::int from notification_events e
-  where e.notification_id = notifications.id and e.state = 'sms_sent' and e.detail ? 'parts' order by e.id desc limit 1), 1)`;
+// The parts each SMS was billed as (notifications.sms_parts; 1 for SMS sent before it was recorded).
+const smsParts = sql`coalesce(sms_parts, 1)`;
 const lineCount = (c: LineDayCounts[keyof LineDayCounts]) => (c.status === "ready" ? c.success : null);
 
 /** GET /stats/statement's contract (lib/openapi.ts). */

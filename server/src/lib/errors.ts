@@ -9,6 +9,7 @@ export const errorCodes = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,
+  promotional_content: 422, // the promotion guard (docs/routing.md): details name the matched words
   rate_limited: 429,
   internal: 500,
   unavailable: 503,

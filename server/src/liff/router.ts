@@ -18,6 +18,7 @@ import {
   verifyBindingToken,
 } from "../members/binding.ts";
 import { CURRENT_CONSENT_NOTICE_VERSION, isKnownNoticeVersion } from "../members/consent.ts";
+import { boundMember, changePhone } from "../members/phone-change.ts";
 import { createIdTokenVerifier, IdTokenRejected, JwksUnavailable } from "./id-token.ts";
 import { type NextStepType, readNextStep } from "./next-step.ts";
 
@@ -36,6 +37,7 @@ const withConsent = z.object({ consent: consentSchema }).loose();
 const byToken = z.object({ bindingToken: z.string().min(10).max(4000), consent: consentSchema }).strict();
 const byOtp = z.object({ phone: z.string().min(1).max(40), otp: z.string().regex(/^\d{6}$/, "6 digits"), consent: consentSchema }).strict();
 const otpBody = z.object({ phone: z.string().min(1).max(40) }).strict();
+const phoneChangeBody = z.object({ phone: z.string().min(1).max(40), otp: z.string().regex(/^\d{6}$/, "6 digits") }).strict();
 const viewQuery = z.object({ t: z.string().min(10).max(4000).optional() }).loose();
 const promptBody = z.object({ viewToken: z.string().max(4000).optional(), page: z.enum(["order", "bill", "bind", "settings"]).optional() }).strict();
 
@@ -179,6 +181,33 @@ export function liffApiRouter(deps: AppDeps): Router {
     if (!out) throw notFound("binding");
     req.log.info({ memberId: out.memberId }, "unbound (consent withdrawn)");
     res.status(204).end();
+  });
+
+  // Settings: change the bound member's phone number, proven by a code sent to the new number (members/phone-change.ts).
+  r.post("/phone/otp", async (req, res) => {
+    const body = parseOr400(otpBody, req.body);
+    const phone = phoneOr400(body.phone);
+    await boundMember(db.db, user(req));
+    const out = await requestOtp({
+      db: db.db,
+      clock,
+      sms: deps.sms,
+      logger: req.log,
+      appSecret: config.appSecret,
+      lineUserId: user(req),
+      phoneE164: phone.e164,
+      phoneHash: phone.hash,
+      purpose: "phone_change",
+    });
+    req.log.info({ phoneLast3: phone.e164.slice(-3) }, "phone change code requested");
+    res.status(202).json({ sent: true, expiresAt: out.expiresAt });
+  });
+  r.post("/phone", async (req, res) => {
+    const body = parseOr400(phoneChangeBody, req.body);
+    const phone = phoneOr400(body.phone);
+    const out = await changePhone(db.db, { clock, appSecret: config.appSecret, lineUserId: user(req), phone, code: body.otp });
+    req.log.info({ memberId: out.memberId, phoneLast3: phone.e164.slice(-3) }, "phone changed");
+    res.json({ memberId: out.memberId, phone: maskPhone(phone.e164) });
   });
 
   r.get("/consents", async (req, res) => {

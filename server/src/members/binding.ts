@@ -63,11 +63,12 @@ export async function verifyBindingToken(appSecret: string, token: string, now: 
 // ---------------------------------------------------------------------------------------------------------------
 // The binding itself and the consent ledger.
 
-export type ConsentMethod = "binding_link" | "otp" | "liff" | "rebind" | "admin";
+export type ConsentMethod = "binding_link" | "otp" | "liff" | "rebind" | "admin" | "erasure";
 
-async function ledger(
+/** One consent ledger row (append-only). */
+export async function ledger(
   tx: DbOrTx,
-  row: { memberId: string; lineUserId: string; action: "grant" | "withdraw"; noticeVersion: string; method: ConsentMethod; at: Date; detail?: unknown },
+  row: { memberId: string; lineUserId: string | null; action: "grant" | "withdraw"; noticeVersion: string; method: ConsentMethod; at: Date; detail?: unknown },
 ) {
   await tx.execute(sql`insert into consent_ledger (member_id, line_user_id, action, purpose, notice_version, method, at, detail)
     values (${row.memberId}, ${row.lineUserId}, ${row.action}, ${CONSENT_PURPOSE}, ${row.noticeVersion}, ${row.method},
@@ -75,11 +76,11 @@ async function ledger(
 }
 
 /** The notice version of the grant a withdrawal ends, so the ledger pairs them. */
-async function lastGrantVersion(tx: DbOrTx, memberId: string, lineUserId: string): Promise<string> {
+export async function lastGrantVersion(tx: DbOrTx, memberId: string, lineUserId: string | null): Promise<string> {
   const r = await rows<{ notice_version: string }>(
     tx,
     sql`select notice_version from consent_ledger
-    where member_id = ${memberId} and line_user_id = ${lineUserId} and action = 'grant' order by id desc limit 1`,
+    where member_id = ${memberId} and (${lineUserId}::text is null or line_user_id = ${lineUserId}) and action = 'grant' order by id desc limit 1`,
   );
   return r[0]?.notice_version ?? "unknown";
 }
@@ -217,6 +218,7 @@ export async function requestOtp({
   lineUserId,
   phoneE164,
   phoneHash,
+  purpose = "bind",
 }: {
   db: Db;
   clock: Clock;
@@ -226,6 +228,8 @@ export async function requestOtp({
   lineUserId: string;
   phoneE164: string;
   phoneHash: string;
+  /** "phone_change": a bound member proving a new number (members/phone-change.ts): the code goes to any number. */
+  purpose?: "bind" | "phone_change";
 }): Promise<{ expiresAt: string }> {
   const now = clock.now();
   const code = String(randomInt(0, 1_000_000)).padStart(6, "0");
@@ -245,14 +249,17 @@ export async function requestOtp({
       values (${id}, ${lineUserId}, ${phoneHash}, ${codeHash(appSecret, id, code)}, ${iso(expiresAt)}::timestamptz, 0, ${iso(now)}::timestamptz)`);
     return Number(m[0]?.n ?? 0) > 0;
   });
-  if (isMember) {
+  if (isMember || purpose === "phone_change") {
     const outboxId = randomUUID();
     await db.execute(sql`insert into sms_outbox (id, purpose, phone_hash, provider, status, created_at)
-      values (${outboxId}, 'otp', ${phoneHash}, ${sms.name}, 'sending', ${iso(now)}::timestamptz)`);
+      values (${outboxId}, ${purpose === "bind" ? "otp" : "otp_phone_change"}, ${phoneHash}, ${sms.name}, 'sending', ${iso(now)}::timestamptz)`);
     try {
       const res = await sms.send({
         to: phoneE164,
-        text: `【LINE 綁定驗證碼】${code}，5 分鐘內有效，請勿提供給他人。Your LINE binding code is ${code} (valid 5 min).`,
+        text:
+          purpose === "bind"
+            ? `【LINE 綁定驗證碼】${code}，5 分鐘內有效，請勿提供給他人。Your LINE binding code is ${code} (valid 5 min).`
+            : `【手機號碼變更驗證碼】${code}，5 分鐘內有效，請勿提供給他人。Your phone change code is ${code} (valid 5 min).`,
         reference: `otp-${id}`,
       });
       await db.execute(

@@ -10,3 +10,13 @@ export const CURRENT_CONSENT_NOTICE_VERSION = CONSENT_NOTICE_VERSIONS[CONSENT_NO
 export const CONSENT_PURPOSE = "transactional_notifications_via_line";
 
 export const isKnownNoticeVersion = (v: string): boolean => (CONSENT_NOTICE_VERSIONS as readonly string[]).includes(v);
+
+/**
+ * A member's LINE permission, derived from the ledger (docs/routing.md): the member's latest consent decision — the
+ * newest row that is not a "rebind" (a LINE user moving to another member is no decision of this member's). When it
+ * is a withdrawal, this SQL gives its time and no LINE message (push or PNP) goes to the member until a new grant
+ * (binding again in LIFF, or customer service's `admin` grant). `member` names the member id column of the query.
+ */
+export const lineWithdrawnAtSql = (member: string) =>
+  `(select case when cl.action = 'withdraw' then cl.at end from consent_ledger cl
+     where cl.member_id = ${member} and cl.method <> 'rebind' order by cl.id desc limit 1)`;

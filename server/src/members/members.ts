@@ -1,4 +1,4 @@
-import { type DbOrTx, eq, lineUsers, members, sql } from "@oa-notify/db";
+import { and, type DbOrTx, eq, isNull, lineUsers, members, sql } from "@oa-notify/db";
 import type { Clock } from "../lib/clock.ts";
 import { AppError } from "../lib/errors.ts";
 import { normalizePhone, phoneHash } from "../lib/phone.ts";
@@ -32,7 +32,7 @@ export async function upsertMember({
     insert into members (member_id, phone_e164, phone_hash, name, created_at, updated_at)
     values (${memberId}, ${phone.e164}, ${phoneHash(phone.e164)}, ${input.name ?? null}, ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz)
     on conflict (member_id) do update set phone_e164 = excluded.phone_e164, phone_hash = excluded.phone_hash,
-      name = coalesce(excluded.name, members.name), updated_at = excluded.updated_at
+      name = coalesce(excluded.name, members.name), updated_at = excluded.updated_at, erased_at = null
     returning (xmax = 0) as created`)) as unknown as { rows: { created: boolean }[] };
   const member = await getMember({ db, memberId });
   return { member: member!, created: Boolean(res.rows[0]?.created) };
@@ -50,7 +50,7 @@ export async function getMember({ db, memberId }: { db: DbOrTx; memberId: string
     })
     .from(members)
     .leftJoin(lineUsers, eq(lineUsers.userId, members.lineUserId))
-    .where(eq(members.memberId, memberId))
+    .where(and(eq(members.memberId, memberId), isNull(members.erasedAt)))
     .limit(1);
   const r = rows[0];
   if (!r) return null;

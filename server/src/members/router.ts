@@ -4,11 +4,13 @@ import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
 import { notFound } from "../lib/errors.ts";
 import { externalId, lineUserIdSchema } from "../lib/ids.ts";
-import { defineOperations, errorResponse, mount } from "../lib/openapi.ts";
+import { defineOperations, errorResponse, isoString, mount } from "../lib/openapi.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { createBindingLink } from "./binding.ts";
 import { getLineUser } from "./line-users.ts";
 import { getMember, upsertMember } from "./members.ts";
+import { eraseMember } from "./personal-data.ts";
+import { consentLedgerOf, lineConsent, recordAdminConsent } from "./preferences.ts";
 
 const memberBody = z
   .object({
@@ -17,6 +19,11 @@ const memberBody = z
   })
   .strict();
 const memberParams = z.object({ memberId: externalId }).strict();
+const consentBody = z.object({ action: z.enum(["grant", "withdraw"]), reason: z.string().min(1).max(200).optional() }).strict();
+const lineConsentSchema = z
+  .object({ state: z.enum(["withdrawn", "granted", "none"]), since: isoString().nullable() })
+  .strict()
+  .meta({ description: "the member's LINE permission: the latest grant or withdrawal in the ledger" });
 const member = z
   .object({
     memberId: z.string(),
@@ -78,6 +85,49 @@ export const membersOperations = defineOperations({
       404: errorResponse("no such LINE user"),
     },
   },
+  deleteMember: {
+    operationId: "deleteMember",
+    method: "delete",
+    path: "/members/:memberId",
+    tag: "members",
+    summary: "Erase a member (個資法): phone, its hash and name; notifications and ledger rows stay, pseudonymised",
+    request: { params: memberParams },
+    responses: { 204: { description: "erased" } },
+  },
+  getMemberConsents: {
+    operationId: "getMemberConsents",
+    method: "get",
+    path: "/members/:memberId/consents",
+    tag: "members",
+    summary: "The member's consent ledger and the LINE permission routing derives from it",
+    request: { params: memberParams },
+    responses: {
+      200: {
+        description: "newest first",
+        schema: z
+          .object({
+            memberId: z.string(),
+            line: lineConsentSchema,
+            items: z.array(z.looseObject({ id: z.number(), at: isoString(), action: z.string(), method: z.string() })),
+          })
+          .strict(),
+      },
+      404: errorResponse("no such member"),
+    },
+  },
+  recordMemberConsent: {
+    operationId: "recordMemberConsent",
+    method: "post",
+    path: "/members/:memberId/consents",
+    tag: "members",
+    summary: "Customer service records a member's LINE consent decision (method `admin`)",
+    description: "`withdraw` stops every LINE message (push and PNP) to the member until they consent again; notices go by SMS.",
+    request: { params: memberParams, body: consentBody },
+    responses: {
+      201: { description: "recorded", schema: z.object({ memberId: z.string(), line: lineConsentSchema }).strict() },
+      404: errorResponse("no such member"),
+    },
+  },
 });
 const ops = membersOperations;
 
@@ -104,12 +154,33 @@ export function membersRouter(deps: AppDeps): Router {
       boundAt: member.boundAt,
     });
   });
+  // Erasure (個資法): phone, hash and name gone; the id stays as a pseudonym (members/personal-data.ts).
+  mount(r, ops.deleteMember, async (req, res) => {
+    const { memberId } = parseOr400(ops.deleteMember.request.params, req.params, "params");
+    const out = await eraseMember(deps.db.db, { clock: deps.clock, memberId });
+    req.log.info({ memberId, notifications: out.notifications }, "member erased");
+    res.status(204).end();
+  });
   mount(r, ops.createBindingLink, async (req, res) => {
     const { memberId } = parseOr400(ops.createBindingLink.request.params, req.params, "params");
-    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId}`)).length === 0) throw notFound("member");
+    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId} and erased_at is null`)).length === 0) throw notFound("member");
     const link = await createBindingLink({ db: deps.db.db, clock: deps.clock, appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, memberId });
     req.log.info({ memberId, expiresAt: link.expiresAt }, "binding link created");
     res.status(201).json(link);
+  });
+  // The member's consent ledger and the LINE permission routing derives from it (docs/routing.md).
+  mount(r, ops.getMemberConsents, async (req, res) => {
+    const { memberId } = parseOr400(ops.getMemberConsents.request.params, req.params, "params");
+    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId} and erased_at is null`)).length === 0) throw notFound("member");
+    res.json({ memberId, line: await lineConsent(deps.db.db, memberId), items: await consentLedgerOf(deps.db.db, memberId) });
+  });
+  // Customer service records a member's decision given by phone or at a counter (method `admin`).
+  mount(r, ops.recordMemberConsent, async (req, res) => {
+    const { memberId } = parseOr400(ops.recordMemberConsent.request.params, req.params, "params");
+    const body = parseOr400(consentBody, req.body);
+    const line = await recordAdminConsent(deps.db.db, { clock: deps.clock, memberId, action: body.action, reason: body.reason });
+    req.log.info({ memberId, action: body.action, method: "admin" }, "consent recorded");
+    res.status(201).json({ memberId, line });
   });
   mount(r, ops.getLineUser, async (req, res) => {
     const { userId } = parseOr400(ops.getLineUser.request.params, req.params, "params");

@@ -107,6 +107,7 @@ export function writeBatchChunk(args: {
     items: args.items,
     batchId: args.batchId,
     keysInBatch: args.keysInBatch,
+    promoWords: args.deps.config.promoWords,
   });
 }
 

@@ -12,13 +12,14 @@ const lineDelivered = sql`(delivered_at is not null or status in ('delivered', '
 /**
  * The one cost rule (NT$), as SQL expressions over a `notifications` row, so the per-notification figure
  * (GET /notifications/:id) and every sum in the stats are the same arithmetic:
- * push and PNP are charged when delivered, an SMS when it was sent. Sum them for a period; add them for a row.
+ * push and PNP are charged when delivered, an SMS when it was sent, per billed part (`sms_parts`, counted from the
+ * text that went out; a row from before the count is one part). Sum them for a period; add them for a row.
  */
 export function costSql(p: Prices): { push: SQL; pnp: SQL; sms: SQL } {
   return {
     push: sql`(case when channel = 'push' and ${lineDelivered} then ${p.push}::numeric else 0 end)`,
     pnp: sql`(case when channel = 'pnp' and ${lineDelivered} then ${p.pnp}::numeric else 0 end)`,
-    sms: sql`(case when sms_sent_at is not null then ${p.sms}::numeric else 0 end)`,
+    sms: sql`(case when sms_sent_at is not null then coalesce(sms_parts, 1) * ${p.sms}::numeric else 0 end)`,
   };
 }
 

@@ -1,11 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { type Channel, type Database, sql } from "@oa-notify/db";
+import type { Config } from "../env.ts";
 import { BatchWriter } from "../lib/batch-writer.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { deliveryTagFor, type Endpoint, type NotificationRow, type Outcome, type SendContext, type SendJob, senders } from "./channels/index.ts";
+import { smsFor } from "./channels/sms.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
+import { quietDetail, quietHoursEnd } from "./quiet-hours.ts";
 import { decideRoute, type RouteDecision, smsAllowed } from "./route.ts";
 import type { TokenBucket } from "./token-bucket.ts";
 import * as T from "./transitions.ts";
@@ -15,6 +18,12 @@ export interface ClaimedRow extends NotificationRow {
   memberFound: boolean;
   memberLineUserId: string | null;
   memberFriend: boolean;
+  /** The bound LINE user's latest follow/unfollow event is an unfollow. */
+  memberBlocked: boolean;
+  /** The member's latest consent decision is a withdrawal (at this time); null otherwise. */
+  memberLineWithdrawnAt: string | null;
+  /** The scenario is in the registry now and approved for PNP. */
+  scenarioApproved: boolean;
 }
 
 export interface DispatchDeps {
@@ -30,6 +39,8 @@ export interface DispatchDeps {
   pnpResendAfterSeconds: number;
   /** Sends made, by endpoint (benchmarks and logs). */
   counts: Record<Endpoint, number>;
+  /** Quiet hours for a fallback SMS (SMS_QUIET_HOURS); null or absent: none. */
+  quietHours?: Config["smsQuietHours"];
 }
 
 const iso = (d: Date) => d.toISOString();
@@ -122,7 +133,15 @@ export class Dispatcher {
       return null;
     }
     const lineUserId = r.memberLineUserId;
-    const inputs = { ...prev, lineUserId, friend: Boolean(lineUserId && r.memberFriend), memberFound: r.memberFound || prev.memberFound };
+    const inputs = {
+      ...prev,
+      lineUserId,
+      friend: Boolean(lineUserId && r.memberFriend),
+      memberFound: r.memberFound || prev.memberFound,
+      blocked: Boolean(lineUserId && r.memberBlocked),
+      lineConsentWithdrawnAt: r.memberLineWithdrawnAt,
+      scenarioApproved: r.scenarioApproved,
+    };
     const now = this.now();
     const decision = decideRoute(inputs, now, "dispatch");
     if (decision.channel === "none") {
@@ -130,7 +149,11 @@ export class Dispatcher {
       return null;
     }
     // Counted from now, when the send starts: for a scheduled notice that is its sendAt (never claimed before it).
-    const deadline = decision.smsAfterSeconds === null ? null : new Date(now.getTime() + decision.smsAfterSeconds * 1000);
+    let deadline = decision.smsAfterSeconds === null ? null : new Date(now.getTime() + decision.smsAfterSeconds * 1000);
+    // A fallback SMS (after a LINE leg) whose deadline falls in the quiet hours waits for their end.
+    const quietEnd = deadline && decision.channel !== "sms" ? quietHoursEnd(deadline, inputs.urgency, this.d.quietHours ?? null) : null;
+    const quiet = quietEnd && deadline ? quietDetail(this.d.quietHours!, deadline, quietEnd) : null;
+    if (quietEnd) deadline = quietEnd;
     const retryKey = decision.channel === "push" || decision.parallelPush ? randomUUID() : null;
     const deliveryTag = decision.channel === "pnp" ? deliveryTagFor(r.id) : null;
     const routed: NotificationRow = { ...r, channel: decision.channel, route: decision, lineUserId };
@@ -143,6 +166,7 @@ export class Dispatcher {
       retry_key: retryKey,
       tag: deliveryTag,
       marker_at: markerAt,
+      quiet,
     });
     const queued: NotificationRow = { ...routed, status: "queued", smsDeadlineAt: deadline, deliveryTag: deliveryTag ?? r.deliveryTag };
     if (decision.channel === "pnp") {
@@ -260,7 +284,8 @@ export class Dispatcher {
         );
         await this.matchStoredDelivery(String(out.detail["deliveryTag"]));
       } else {
-        await this.step(T.smsSent, r.id, { sent_at: iso(now), reference: out.reference ?? null, error: null, detail: out.detail });
+        const parts = Number(out.detail["parts"]) || smsFor(this.d.ctx, r, Boolean(out.detail["fallback"])).parts;
+        await this.step(T.smsSent, r.id, { sent_at: iso(now), reference: out.reference ?? null, error: null, detail: out.detail, parts });
       }
       return;
     }
@@ -284,6 +309,7 @@ export class Dispatcher {
     }
     if (out.kind === "unknown" && channel === "sms" && !senders.sms.repeatable(this.d.ctx)) {
       await this.step(T.smsSent, r.id, {
+        parts: smsFor(this.d.ctx, r, r.status === "fallback_sms").parts,
         sent_at: iso(r.smsCallStartedAt ?? now),
         reference: null,
         error: recovered ? r.lastError : out.reason.slice(0, 500),
@@ -349,7 +375,15 @@ export class Dispatcher {
   private async lineLegOver(r: NotificationRow, reason: string, finalState: "failed" | "undeliverable", clearPnp: boolean): Promise<void> {
     const inputs = route(r)!.inputs;
     if (smsAllowed(inputs)) {
-      await this.step(T.lineToSms, r.id, { reason: reason.slice(0, 500), clear_pnp: clearPnp, detail: { reason } });
+      const now = this.now();
+      const quietEnd = quietHoursEnd(now, inputs.urgency, this.d.quietHours ?? null);
+      await this.step(T.lineToSms, r.id, {
+        reason: reason.slice(0, 500),
+        clear_pnp: clearPnp,
+        detail: { reason },
+        due_at: quietEnd ? iso(quietEnd) : null,
+        quiet: quietEnd ? quietDetail(this.d.quietHours!, now, quietEnd) : null,
+      });
       return;
     }
     await this.step(T.giveUp, r.id, { state: finalState, reason: reason.slice(0, 500), clear_pnp: clearPnp, clear_sms: false, detail: { reason } });

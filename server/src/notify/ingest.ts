@@ -1,9 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { type DbOrTx, sql } from "@oa-notify/db";
+import { DEFAULT_PROMO_WORDS } from "../env.ts";
 import type { Clock } from "../lib/clock.ts";
 import { normalizePhone, phoneHash } from "../lib/phone.ts";
-import { APPROVED_SCENARIOS, type NotificationInput, pnpForbiddenIndex, SEND_AT_MAX_DAYS } from "./input.ts";
+import { type NotificationInput, pnpForbiddenIndex, SEND_AT_MAX_DAYS } from "./input.ts";
+import { contentTexts, promoMatcher } from "./promo.ts";
+import { lookupMembers, lookupNextStepOwners } from "./recipients.ts";
 import { decideRoute, type RouteDecision, type RouteInputs } from "./route.ts";
+import { lookupScenarios } from "./scenarios.ts";
 import { acceptRows } from "./transitions.ts";
 
 export interface IngestItem {
@@ -18,12 +22,14 @@ export type IngestResult =
   | { index: number; ok: true; id: string; status: string; route: RouteDecision | null; duplicate: boolean }
   | { index: number; ok: false; status: 400 | 409 | 422; error: { code: string; message: string; details?: unknown } };
 
-interface MemberRow {
-  member_id: string;
-  phone_e164: string | null;
-  line_user_id: string | null;
-  friend: boolean | null;
-}
+export { lookupMembers };
+
+const matchers = new WeakMap<readonly string[], (texts: string[]) => string[]>();
+const matcherFor = (words: readonly string[]) => {
+  let m = matchers.get(words);
+  if (!m) matchers.set(words, (m = promoMatcher(words)));
+  return m;
+};
 
 const fail = (index: number, status: 400 | 409 | 422, field: string, message: string): IngestResult => ({
   index,
@@ -35,17 +41,6 @@ const fail = (index: number, status: 400 | 409 | 422, field: string, message: st
     details: [{ field, message }],
   },
 });
-
-export async function lookupMembers(db: DbOrTx, memberIds: string[]): Promise<Map<string, MemberRow>> {
-  const out = new Map<string, MemberRow>();
-  if (memberIds.length === 0) return out;
-  const res = (await db.execute(sql`
-    select m.member_id, m.phone_e164, m.line_user_id, lu.friend
-    from members m left join line_users lu on lu.user_id = m.line_user_id
-    where m.member_id in (select value from json_array_elements_text(${JSON.stringify([...new Set(memberIds)])}::json))`)) as unknown as { rows: MemberRow[] };
-  for (const r of res.rows) out.set(r.member_id, r);
-  return out;
-}
 
 interface KeyedRow {
   id: string;
@@ -80,6 +75,7 @@ export async function ingestNotifications({
   items,
   batchId,
   keysInBatch = new Map(),
+  promoWords = DEFAULT_PROMO_WORDS,
 }: {
   db: DbOrTx;
   clock: Clock;
@@ -88,8 +84,19 @@ export async function ingestNotifications({
   batchId: string | null;
   /** Idempotency keys seen earlier in the same request (a batch is ingested in chunks). */
   keysInBatch?: Map<string, { hash: string; id: string }>;
+  /** The promotion guard's words (PROMO_WORDS). */
+  promoWords?: readonly string[];
 }): Promise<IngestResult[]> {
   const now = clock.now();
+  const promo = matcherFor(promoWords);
+  const registry = await lookupScenarios(
+    db,
+    items.map((i) => i.value.scenario),
+  );
+  const owners = await lookupNextStepOwners(
+    db,
+    items.flatMap((i) => (i.value.nextStep ? [i.value.nextStep] : [])),
+  );
   const members = await lookupMembers(
     db,
     items.flatMap((i) => (i.value.memberId ? [i.value.memberId] : [])),
@@ -142,26 +149,90 @@ export async function ingestNotifications({
       continue;
     }
     e164 ??= member?.phone_e164 ?? null;
+    const scenario = registry.get(v.scenario);
+    if (!scenario) {
+      results.push(
+        fail(item.index, 422, `${item.where}.scenario`, `unknown scenario ${v.scenario}: not in this account's scenario registry (GET /api/v1/scenarios)`),
+      );
+      continue;
+    }
+    const urgency = v.urgency ?? scenario.defaultUrgency;
+    if (!urgency) {
+      results.push(fail(item.index, 422, `${item.where}.urgency`, `required: scenario ${v.scenario} has no default urgency`));
+      continue;
+    }
+    if (v.nextStep) {
+      const owner = owners.get(`${v.nextStep.type}:${v.nextStep.id}`);
+      const why = !owner
+        ? `${v.nextStep.type} ${v.nextStep.id} does not exist (create it first: PUT /api/v1/${v.nextStep.type}s/${v.nextStep.id})`
+        : !v.memberId
+          ? `a next step needs memberId: the ${v.nextStep.type} must belong to the recipient member`
+          : owner !== v.memberId
+            ? `${v.nextStep.type} ${v.nextStep.id} does not belong to member ${v.memberId}`
+            : null;
+      if (why) {
+        results.push(fail(item.index, 422, `${item.where}.nextStep`, why));
+        continue;
+      }
+    }
+    const matched = v.promotional ? [] : promo(contentTexts(v));
+    if (matched.length > 0) {
+      results.push({
+        index: item.index,
+        ok: false,
+        status: 422,
+        error: {
+          code: "promotional_content",
+          message: `promotional wording (${matched.join(", ")}): LINE notification messages may not advertise; send it with promotional: true (push to friends only) or reword it`,
+          details: [{ field: `${item.where}.text`, message: "promotional wording", matched }],
+        },
+      });
+      continue;
+    }
     const lineUserId = member?.line_user_id ?? null;
+    const withdrawnAt = member?.line_withdrawn_at ? new Date(member.line_withdrawn_at).toISOString() : null;
     const friend = Boolean(lineUserId && member?.friend);
-    const approved = APPROVED_SCENARIOS.has(v.scenario);
-    if (!friend && !approved) {
+    const friendNow = friend && !withdrawnAt;
+    const approved = scenario.pnpApproved;
+    const inputs: RouteInputs = {
+      urgency,
+      scenario: v.scenario,
+      scenarioApproved: approved,
+      memberId: v.memberId ?? null,
+      memberFound: Boolean(member),
+      lineUserId,
+      friend,
+      phoneKnown: Boolean(e164),
+      smsRequested: Boolean(v.sms),
+      smsAfterSeconds: v.sms?.afterSeconds ?? null,
+      content: v.messages ? "messages" : v.template ? "template" : "text",
+      hasTemplate: Boolean(v.template),
+      promotional: Boolean(v.promotional),
+      lineConsentWithdrawnAt: withdrawnAt,
+      blocked: Boolean(lineUserId && member?.blocked),
+    };
+    const route = decideRoute(inputs, now, "accepted");
+    if (v.promotional && route.channel !== "push") {
+      results.push(fail(item.index, 422, `${item.where}.promotional`, `promotional content goes by push to LINE friends only: ${route.reason}`));
+      continue;
+    }
+    if (!friendNow && !approved && route.channel !== "sms") {
       results.push(
         fail(
           item.index,
           422,
           `${item.where}.scenario`,
-          `${v.scenario} is not an approved LINE notification-message use case and the recipient is not a friend of the OA`,
+          `${v.scenario} is not approved for LINE notification messages in this account and the recipient is not a friend of the OA`,
         ),
       );
       continue;
     }
-    if (!friend && !e164) {
+    if (!friendNow && !e164) {
       results.push(fail(item.index, 422, `${item.where}.phone`, "the recipient is not a LINE friend and no phone number is known: nothing can reach them"));
       continue;
     }
     const bad = v.template ? -1 : pnpForbiddenIndex(v.messages);
-    if (!friend && bad >= 0) {
+    if (!friendNow && bad >= 0) {
       results.push(
         fail(
           item.index,
@@ -179,21 +250,6 @@ export async function ingestNotifications({
     }
     const id = randomUUID();
     if (item.idempotencyKey) keysInBatch.set(item.idempotencyKey, { hash: item.hash, id });
-    const inputs: RouteInputs = {
-      urgency: v.urgency,
-      scenario: v.scenario,
-      scenarioApproved: approved,
-      memberId: v.memberId ?? null,
-      memberFound: Boolean(member),
-      lineUserId,
-      friend,
-      phoneKnown: Boolean(e164),
-      smsRequested: Boolean(v.sms),
-      smsAfterSeconds: v.sms?.afterSeconds ?? null,
-      content: v.messages ? "messages" : v.template ? "template" : "text",
-      hasTemplate: Boolean(v.template),
-    };
-    const route = decideRoute(inputs, now, "accepted");
     pending.push({ item, id, route });
     rows.push({
       id,
@@ -206,8 +262,14 @@ export async function ingestNotifications({
       phone_hash: e164 ? phoneHash(e164) : null,
       line_user_id: lineUserId,
       scenario: v.scenario,
-      urgency: v.urgency,
-      content: { ...(v.messages ? { messages: v.messages } : {}), ...(v.template ? { template: v.template } : {}), ...(v.text ? { text: v.text } : {}) },
+      urgency,
+      ignore_line: scenario.ignoreLine,
+      content: {
+        ...(v.messages ? { messages: v.messages } : {}),
+        ...(v.template ? { template: v.template } : {}),
+        ...(v.text ? { text: v.text } : {}),
+        ...(v.eventAt ? { eventAt: v.eventAt } : {}),
+      },
       next_step: v.nextStep ?? null,
       sms: v.sms ?? null,
       route,

@@ -4,28 +4,6 @@ import { externalId } from "../lib/ids.ts";
 import { checkLineMessages } from "../lib/line/messages.ts";
 import { isoDateTime } from "../lib/validate.ts";
 
-/** LINE Taiwan's 18 approved PNP use cases (docs/routing.md). Anything else may go to friends (push) only. */
-export const APPROVED_SCENARIOS = new Set([
-  "shipping",
-  "purchase",
-  "product_ready",
-  "reservation",
-  "reservation_reminder",
-  "registration",
-  "card_issued",
-  "account_opened",
-  "points",
-  "payment",
-  "otp",
-  "billing",
-  "rental_due",
-  "contract_reminder",
-  "payment_reminder",
-  "repair_done",
-  "outage",
-  "contact_guide",
-]);
-
 export const URGENCIES = ["minutes", "hour", "day", "days"] as const;
 export type Urgency = (typeof URGENCIES)[number];
 
@@ -116,10 +94,15 @@ export const notificationInput = z
       .min(1)
       .max(64)
       .regex(/^[a-z0-9_]+$/, "lowercase letters, digits and _ only"),
-    urgency: z.enum(URGENCIES),
+    /** Optional when the scenario has a default urgency (the scenario registry, notify/scenarios.ts). */
+    urgency: z.enum(URGENCIES).optional(),
+    /** Advertising: checked by no word list, but push to friends only, never PNP or SMS (docs/routing.md). */
+    promotional: z.boolean().optional(),
     messages: z.array(message).min(1).max(5).optional(),
     template: template.optional(),
     text: z.string().min(1).max(TEXT_LIMIT).optional(),
+    /** When the event happened (a payment, a shipment): shown in Taipei time on PNP text and the fallback SMS. */
+    eventAt: isoDateTime().optional(),
     nextStep: z
       .object({ type: z.enum(["order", "bill"]), id: externalId })
       .strict()

@@ -8,6 +8,8 @@ export interface StoredContent {
   messages?: Record<string, unknown>[];
   template?: PnpTemplate;
   text?: string;
+  /** When the event the notice is about happened (the request's `eventAt`); the notice's own time when absent. */
+  eventAt?: string;
 }
 export interface NextStep {
   type: "order" | "bill";
@@ -17,6 +19,20 @@ export interface RenderConfig {
   appSecret: string;
   liffId: string;
   publicBaseUrl: string;
+  /** Longest SMS in billed parts (SMS_MAX_PARTS); a longer text is shortened, its short link kept. Default 3. */
+  smsMaxParts?: number;
+}
+
+/** The ignore line when a notification has none stored (rows accepted before the scenario registry). */
+export const DEFAULT_IGNORE_LINE = "若您已完成，請忽略此訊息";
+
+/**
+ * What makes a late message explain itself (LINE Taiwan's 通知型訊息內容優化, docs/routing.md): the time of the event
+ * in Asia/Taipei, and the scenario's 「若您已完成…，請忽略此訊息」 line. The PNP text and the fallback SMS both use it.
+ */
+export function explainers(n: { content: StoredContent; createdAt: Date; ignoreLine: string | null }): { time: string; ignore: string } {
+  const at = n.content.eventAt ? new Date(n.content.eventAt) : n.createdAt;
+  return { time: taipeiTime(Number.isNaN(at.getTime()) ? n.createdAt : at), ignore: n.ignoreLine || DEFAULT_IGNORE_LINE };
 }
 
 /** The LIFF next-step page for this notification, with a view token so a not-yet-bound PNP recipient can open it. */
@@ -61,21 +77,25 @@ function buttonBubble(url: string, text: string | null): messagingApi.FlexMessag
 /**
  * LINE messages for push or flexible PNP. A next-step link becomes a Flex bubble with a button: with plain text the
  * text goes in the bubble's body (one message), with given messages the bubble is appended (validation keeps ≤ 5).
- * For PNP the forbidden types (image, video, audio) are dropped.
+ * For PNP the forbidden types (image, video, audio) are dropped, and what the product writes itself (the text, the
+ * bubble) ends with the event's Taipei time and the scenario's ignore line; caller-supplied messages are left as given.
  */
 export async function lineMessages(
   cfg: RenderConfig,
-  n: { id: string; content: StoredContent; nextStep: NextStep | null },
+  n: { id: string; content: StoredContent; nextStep: NextStep | null; createdAt: Date; ignoreLine: string | null },
   now: Date,
   forPnp: boolean,
 ): Promise<messagingApi.Message[]> {
   const url = n.nextStep ? await nextStepUrl(cfg, n.id, n.nextStep, now) : null;
+  const ex = explainers(n);
+  const footer = forPnp ? `${ex.time}（台北時間 Taipei time）\n${ex.ignore}` : null;
   let msgs: messagingApi.Message[];
   if (n.content.messages?.length) {
     msgs = n.content.messages.filter((m) => !forPnp || isPnpAllowedMessage(m as { type: string })) as unknown as messagingApi.Message[];
-    if (url) msgs = [...msgs.slice(0, 4), buttonBubble(url, null)];
+    if (url) msgs = [...msgs.slice(0, 4), buttonBubble(url, footer)];
   } else {
-    const text = plainText(n.content);
+    const body = plainText(n.content);
+    const text = footer ? `${body}\n\n${footer}` : body;
     msgs = url ? [buttonBubble(url, text)] : [{ type: "text", text }];
   }
   if (msgs.length === 0) msgs = [{ type: "text", text: plainText(n.content) || "通知 Notification" }];
@@ -105,15 +125,31 @@ export function taipeiTime(d: Date): string {
  * acted (LINE Taiwan's advice against confusion when the LINE message arrives late, docs/routing.md).
  */
 export function smsText(
-  cfg: Pick<RenderConfig, "publicBaseUrl">,
-  n: { id: string; content: StoredContent; nextStep: NextStep | null; sms: { text?: string } | null; createdAt: Date },
+  cfg: Pick<RenderConfig, "publicBaseUrl" | "smsMaxParts">,
+  n: { id: string; content: StoredContent; nextStep: NextStep | null; sms: { text?: string } | null; createdAt: Date; ignoreLine?: string | null },
   fallback: boolean,
 ): string {
+  const ex = explainers({ ...n, ignoreLine: n.ignoreLine ?? null });
+  const compose = (body: string) => {
+    const parts = [fallback ? `${ex.time} ${body}` : body];
+    if (n.nextStep) parts.push(shortLink(cfg.publicBaseUrl, n.id));
+    if (fallback) parts.push(ex.ignore);
+    return parts.join("\n");
+  };
   const body = n.sms?.text ?? plainText(n.content);
-  const parts = [fallback ? `${taipeiTime(n.createdAt)} ${body}` : body];
-  if (n.nextStep) parts.push(shortLink(cfg.publicBaseUrl, n.id));
-  if (fallback) parts.push("若您已完成，請忽略此訊息");
-  return parts.join("\n");
+  const max = cfg.smsMaxParts ?? 3;
+  const full = compose(body);
+  if (smsSegments(full).segments <= max) return full;
+  // Over the cap (SMS_MAX_PARTS): shorten the body only — the time, the short link and the ignore line stay whole.
+  const chars = [...body];
+  let lo = 0;
+  let hi = chars.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (smsSegments(compose(`${chars.slice(0, mid).join("")}…`)).segments <= max) lo = mid;
+    else hi = mid - 1;
+  }
+  return compose(`${chars.slice(0, lo).join("")}…`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { RouteChannel } from "@oa-notify/db";
 import { DEFAULT_SMS_WAIT_SECONDS, PNP_WINDOW_SECONDS, type Urgency } from "./input.ts";
+import { taipeiTime } from "./render.ts";
 
 type Channel = RouteChannel;
 
@@ -16,6 +17,12 @@ export interface RouteInputs {
   smsAfterSeconds: number | null;
   content: "messages" | "template" | "text";
   hasTemplate: boolean;
+  /** The request said `promotional: true`: push to a friend only (docs/routing.md, "Promotion guard"). */
+  promotional?: boolean;
+  /** When the member withdrew LINE consent (their latest consent decision, members/consent.ts); null: not withdrawn. */
+  lineConsentWithdrawnAt?: string | null;
+  /** The member's bound LINE user's latest follow/unfollow event is an unfollow (blocked the OA): PNP never reaches them. */
+  blocked?: boolean;
 }
 
 /** The route decision stored on the notification (docs/routing.md): the inputs and the rule that fired. */
@@ -50,8 +57,25 @@ export function decideRoute(inputs: RouteInputs, at: Date, stage: RouteDecision[
   const wait = smsWaitSeconds(inputs);
   const base = { inputs, decidedAt: at.toISOString(), stage };
   const pnpKind = inputs.hasTemplate ? "template" : "flexible";
+  const withdrawn = inputs.lineConsentWithdrawnAt ?? null;
+  const friendNow = inputs.friend && Boolean(inputs.lineUserId) && !withdrawn && !exclude.includes("push");
+  const none = (rule: string, reason: string): RouteDecision => ({ ...base, channel: "none", smsAfterSeconds: null, rule, reason });
+  if (inputs.promotional) {
+    if (friendNow) return { ...base, channel: "push", smsAfterSeconds: null, rule: "promotional: push only (a friend now: Messaging API push)" };
+    return none(
+      "promotional: push only",
+      withdrawn
+        ? "promotional content goes by push to friends only, and the member withdrew LINE consent"
+        : "promotional content goes by push to friends only, and the recipient is not a friend now",
+    );
+  }
+  if (withdrawn) {
+    const rule = `member withdrew LINE consent on ${taipeiTime(new Date(withdrawn))}`;
+    if (wait !== null) return { ...base, channel: "sms", smsAfterSeconds: 0, rule: `${rule}: SMS` };
+    return none(`${rule}: no LINE message`, `no LINE message after a withdrawal, and SMS is not allowed for urgency ${inputs.urgency} (give sms to allow it)`);
+  }
   if (inputs.urgency === "minutes" && inputs.phoneKnown) {
-    if (inputs.friend && inputs.lineUserId && !exclude.includes("push")) {
+    if (friendNow) {
       return {
         ...base,
         channel: "sms",
@@ -62,8 +86,16 @@ export function decideRoute(inputs: RouteInputs, at: Date, stage: RouteDecision[
     }
     return { ...base, channel: "sms", smsAfterSeconds: 0, rule: "urgency minutes: SMS at once (a silent PNP failure is known only after 24 h)" };
   }
-  if (inputs.friend && inputs.lineUserId && !exclude.includes("push")) {
+  if (friendNow) {
     return { ...base, channel: "push", smsAfterSeconds: wait, rule: "member bound to a LINE user who is a friend now: Messaging API push" };
+  }
+  if (inputs.blocked && inputs.lineUserId) {
+    const rule = "LINE user blocked the OA (unfollowed)";
+    if (wait !== null) return { ...base, channel: "sms", smsAfterSeconds: 0, rule: `${rule}: SMS` };
+    return none(
+      `${rule}: no PNP`,
+      `LINE never delivers a notification message to a user who blocked the OA, and SMS is not allowed for urgency ${inputs.urgency}`,
+    );
   }
   if (inputs.phoneKnown && inputs.scenarioApproved && !exclude.includes("pnp")) {
     return {
@@ -78,15 +110,15 @@ export function decideRoute(inputs: RouteInputs, at: Date, stage: RouteDecision[
     };
   }
   if (wait !== null) {
-    const why = !inputs.phoneKnown ? "" : !inputs.scenarioApproved ? "scenario not approved for PNP" : "LINE unavailable";
-    return { ...base, channel: "sms", smsAfterSeconds: 0, rule: `no LINE route (${why || "not a friend"}): SMS` };
+    if (inputs.phoneKnown && !inputs.scenarioApproved) return { ...base, channel: "sms", smsAfterSeconds: 0, rule: "scenario not approved for PNP: SMS" };
+    return { ...base, channel: "sms", smsAfterSeconds: 0, rule: `no LINE route (${inputs.phoneKnown ? "LINE unavailable" : "not a friend"}): SMS` };
   }
   const reason = !inputs.phoneKnown
     ? "not a LINE friend and no phone number known"
     : !inputs.scenarioApproved
       ? `scenario ${inputs.scenario} is not approved for PNP, the member is not a friend, and SMS is not allowed for urgency ${inputs.urgency}`
       : `no LINE route left and SMS is not allowed for urgency ${inputs.urgency} (give sms to allow it)`;
-  return { ...base, channel: "none", smsAfterSeconds: null, rule: "no route: undeliverable", reason };
+  return none(!inputs.phoneKnown || inputs.scenarioApproved ? "no route: undeliverable" : "scenario not approved for PNP: undeliverable", reason);
 }
 
 /** Whether this notification may fall back to SMS at all (phone known and the urgency/request allows it). */

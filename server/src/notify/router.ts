@@ -2,7 +2,7 @@ import { notificationStatuses, routeChannels } from "@oa-notify/db";
 import { type Request, Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../deps.ts";
-import { AppError, notFound } from "../lib/errors.ts";
+import { AppError, type ErrorCode, notFound } from "../lib/errors.ts";
 import { defineOperations, errorResponse, isoString, mount } from "../lib/openapi.ts";
 import { parseOr400 } from "../lib/validate.ts";
 import { cancelNotification } from "./cancel.ts";
@@ -150,8 +150,7 @@ function idempotencyKeyOf(req: Request): string | null {
 }
 
 function asAppError(r: Extract<IngestResult, { ok: false }>): AppError {
-  const code = r.status === 409 ? "conflict" : r.status === 422 ? "unprocessable" : "validation_failed";
-  return new AppError(code, r.error.message, r.error.details);
+  return new AppError(r.error.code as ErrorCode, r.error.message, r.error.details);
 }
 
 export function notificationsRouter(deps: AppDeps): Router {
@@ -170,6 +169,7 @@ export function notificationsRouter(deps: AppDeps): Router {
       apiKeyId: req.apiKeyId!,
       items: [{ index: 0, value: v.value, hash: requestHash(req.body), idempotencyKey: key ?? v.value.idempotencyKey ?? null, where: "body" }],
       batchId: null,
+      promoWords: deps.config.promoWords,
     });
     if (!out) throw new AppError("internal", "no result");
     if (!out.ok) throw asAppError(out);

@@ -40,13 +40,13 @@ export async function acceptRows(db: DbOrTx, rows: Record<string, unknown>[], at
       select * from json_to_recordset(${JSON.stringify(rows)}::json) as x(
         id uuid, api_key_id text, idempotency_key text, request_hash text, batch_id uuid, member_id text,
         phone_e164 text, phone_hash text, line_user_id text, scenario text, urgency text, content jsonb,
-        next_step jsonb, sms jsonb, route jsonb, channel text, send_at timestamptz)
+        next_step jsonb, sms jsonb, route jsonb, channel text, send_at timestamptz, ignore_line text)
     ), ins as (
       -- A scheduled notice (sendAt) is first due at its send time: no worker claims it before (worker.ts).
       insert into notifications (id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
-        line_user_id, scenario, urgency, content, next_step, sms, route, channel, status, send_at, due_at, created_at, updated_at)
+        line_user_id, scenario, urgency, content, next_step, sms, route, channel, ignore_line, status, send_at, due_at, created_at, updated_at)
       select id, api_key_id, idempotency_key, request_hash, batch_id, member_id, phone_e164, phone_hash,
-        line_user_id, scenario, urgency, content, next_step, sms, route, channel, 'accepted', send_at,
+        line_user_id, scenario, urgency, content, next_step, sms, route, channel, ignore_line, 'accepted', send_at,
         coalesce(send_at, ${at}::timestamptz), ${at}::timestamptz, ${at}::timestamptz
       from src
       on conflict (api_key_id, idempotency_key) do nothing
@@ -74,13 +74,16 @@ export const queue = define<{
   retry_key: string | null;
   tag: string | null;
   marker_at: string | null;
+  /** The fallback SMS deadline fell in the quiet hours and was moved to their end (notify/quiet-hours.ts); else null. */
+  quiet: unknown;
 }>({
   name: "queue",
   when: "a worker decided the route (push, PNP or SMS); the first call's marker is committed with it (PNP: with the request on the wire but for its last byte)",
   from: ["accepted"],
   to: ["queued"],
-  timeline: ["queued"],
+  timeline: ["queued", "sms_quiet_hours"],
   input: {
+    quiet: "jsonb",
     channel: "text",
     route: "jsonb",
     line_user_id: "text",
@@ -93,7 +96,7 @@ export const queue = define<{
   set: sql`status = 'queued', channel = x.channel, route = x.route, line_user_id = x.line_user_id, sms_deadline_at = x.sms_deadline_at,
     retry_key = coalesce(n.retry_key, x.retry_key), delivery_tag = coalesce(x.tag, n.delivery_tag),
     pnp_call_started_at = coalesce(x.marker_at, n.pnp_call_started_at)`,
-  events: sql`(1, 'queued', x.detail)`,
+  events: sql`(1, 'queued', x.detail), (2, case when x.quiet is not null and x.quiet <> 'null'::jsonb then 'sms_quiet_hours' end, x.quiet)`,
 });
 
 export const noRoute = define<{ route: unknown; detail: unknown }>({
@@ -237,16 +240,16 @@ export const retryLater = define<{ due_at: string; reason: string; attempt: numb
 });
 
 /** The LINE leg is over without a send (422, 4xx, retries exhausted) and SMS is allowed. */
-export const lineToSms = define<{ reason: string; clear_pnp: boolean; detail: unknown }>({
+export const lineToSms = define<{ reason: string; clear_pnp: boolean; detail: unknown; due_at: string | null; quiet: unknown }>({
   name: "lineToSms",
-  when: "the LINE leg ended without a send (PNP 422, a 4xx, retries exhausted) and SMS is allowed: SMS now",
+  when: "the LINE leg ended without a send (PNP 422, a 4xx, retries exhausted) and SMS is allowed: SMS now (or at the end of the quiet hours)",
   from: ["queued"],
   to: ["fallback_sms"],
-  timeline: ["fallback_sms"],
-  input: { reason: "text", clear_pnp: "boolean", detail: "jsonb" },
-  set: sql`status = 'fallback_sms', attempts = 0, last_error = x.reason, due_at = x.at,
+  timeline: ["fallback_sms", "sms_quiet_hours"],
+  input: { reason: "text", clear_pnp: "boolean", detail: "jsonb", due_at: "timestamptz", quiet: "jsonb" },
+  set: sql`status = 'fallback_sms', attempts = 0, last_error = x.reason, due_at = coalesce(x.due_at, x.at),
     pnp_call_started_at = case when x.clear_pnp then null else n.pnp_call_started_at end`,
-  events: sql`(1, 'fallback_sms', x.detail)`,
+  events: sql`(1, 'fallback_sms', x.detail), (2, case when x.quiet is not null and x.quiet <> 'null'::jsonb then 'sms_quiet_hours' end, x.quiet)`,
 });
 
 /** Nothing more can be done: `failed` (with its reason) or `undeliverable`. */
@@ -326,15 +329,15 @@ export const waitUntil = define<{ due_at: string }>({
 // ------------------------------------------------------------------------------------------------ call outcomes: SMS
 
 /** The SMS went out (or its call's outcome is unknown and this provider cannot dedupe a repeat). */
-export const smsSent = define<{ sent_at: string; reference: string | null; error: string | null; detail: unknown }>({
+export const smsSent = define<{ sent_at: string; reference: string | null; error: string | null; detail: unknown; parts: number }>({
   name: "smsSent",
   when: "the SMS provider accepted, or the call's outcome is unknown and a repeat could double it",
   from: ["queued", "fallback_sms"],
   to: ["sms_sent", "delivered_late"],
   timeline: ["sms_sent", "delivered_late"],
-  input: { sent_at: "timestamptz", reference: "text", error: "text", detail: "jsonb" },
+  input: { sent_at: "timestamptz", reference: "text", error: "text", detail: "jsonb", parts: "int" },
   set: sql`status = case when n.delivered_at is not null then 'delivered_late' else 'sms_sent' end,
-    sms_sent_at = x.sent_at, sms_reference = coalesce(x.reference, n.sms_reference), due_at = null, last_error = x.error`,
+    sms_sent_at = x.sent_at, sms_parts = x.parts, sms_reference = coalesce(x.reference, n.sms_reference), due_at = null, last_error = x.error`,
   events: sql`(1, 'sms_sent', x.detail),
     (2, case when upd.status = 'delivered_late' then 'delivered_late' end, '{"by":"delivery event during the SMS call"}'::jsonb)`,
 });

@@ -1,8 +1,11 @@
 import { notifications, sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
+import type { Config } from "../env.ts";
 import { typedRow } from "../lib/rows.ts";
+import { purgeExpired } from "../members/personal-data.ts";
 import type { Endpoint } from "./channels/index.ts";
 import { type ClaimedRow, Dispatcher } from "./dispatch.ts";
+import { routingFactsSql } from "./recipients.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 /** The app's dependencies, less what only the HTTP side uses. */
@@ -20,6 +23,8 @@ export interface NotifyWorkerOptions {
   pnpResendAfterSeconds?: number;
   /** Longest real-time pause of an endpoint's sending after a rate-limit 429 with Retry-After (0 = only delay the row). */
   maxRatePauseMs?: number;
+  /** Fallback SMS quiet hours (default: SMS_QUIET_HOURS; null = none). */
+  quietHours?: Config["smsQuietHours"];
 }
 
 /**
@@ -36,6 +41,7 @@ export class NotifyWorker {
   private readonly dispatcher: Dispatcher;
   private readonly inflight = new Set<Promise<void>>();
   private running = false;
+  private purgeTimer: NodeJS.Timeout | null = null;
   private loopDone: Promise<void> = Promise.resolve();
   private wake: (() => void) | null = null;
   /** Sends made by this worker, by endpoint (benchmarks and logs). */
@@ -58,7 +64,12 @@ export class NotifyWorker {
       ctx: {
         line: deps.line,
         sms: deps.sms,
-        render: { appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, publicBaseUrl: deps.config.publicBaseUrl },
+        render: {
+          appSecret: deps.config.appSecret,
+          liffId: deps.config.line.liffId,
+          publicBaseUrl: deps.config.publicBaseUrl,
+          smsMaxParts: deps.config.smsMaxParts,
+        },
         callTimeoutMs: opts.callTimeoutMs ?? 10_000,
         now: () => deps.clock.now(),
       },
@@ -67,6 +78,7 @@ export class NotifyWorker {
       maxRatePauseMs: opts.maxRatePauseMs ?? 60_000,
       pnpResendAfterSeconds: opts.pnpResendAfterSeconds ?? deps.config.pnpResendAfterSeconds,
       counts: this.counts,
+      quietHours: opts.quietHours === undefined ? deps.config.smsQuietHours : opts.quietHours,
     });
   }
 
@@ -74,11 +86,24 @@ export class NotifyWorker {
     if (this.running) return;
     this.running = true;
     this.loopDone = this.loop();
+    // RETENTION_DAYS: purge old phone numbers and content at start and then hourly (members/personal-data.ts).
+    const purge = () => void this.purgeNow().catch((err: unknown) => this.deps.logger.error({ err }, "notify worker: retention purge failed"));
+    purge();
+    this.purgeTimer = setInterval(purge, 3600_000);
+    this.purgeTimer.unref();
+  }
+
+  /** One retention purge now (tests, and the hourly timer). */
+  async purgeNow(): Promise<number> {
+    const out = await purgeExpired(this.deps.db.db, { clock: this.deps.clock, retentionDays: this.deps.config.retentionDays });
+    if (out.notifications > 0) this.deps.logger.info({ purged: out.notifications, retentionDays: this.deps.config.retentionDays }, "retention purge");
+    return out.notifications;
   }
 
   /** Stops claiming, waits for in-flight sends to record their outcome. */
   async stop(): Promise<void> {
     this.running = false;
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.wake?.();
     await this.loopDone;
     await Promise.allSettled([...this.inflight]);
@@ -153,13 +178,19 @@ export class NotifyWorker {
       ), claimed as (
         update notifications n set due_at = ${lease.toISOString()}::timestamptz from due where n.id = due.id returning n.*
       )
-      select c.*, (m.member_id is not null) as member_found, m.line_user_id as m_line_user_id, coalesce(lu.friend, false) as m_friend
-      from claimed c left join members m on m.member_id = c.member_id left join line_users lu on lu.user_id = m.line_user_id`);
+      select c.*, (m.member_id is not null) as member_found, m.line_user_id as m_line_user_id, ${sql.raw(routingFactsSql)},
+        coalesce(s.pnp_approved, false) as s_pnp_approved
+      from claimed c left join members m on m.member_id = c.member_id and m.erased_at is null
+        left join line_users lu on lu.user_id = m.line_user_id
+        left join scenarios s on s.scenario = c.scenario and s.retired_at is null`);
     return rows.map((raw) => ({
       ...typedRow(notifications, raw),
       memberFound: Boolean(raw["member_found"]),
       memberLineUserId: (raw["m_line_user_id"] as string | null) ?? null,
-      memberFriend: Boolean(raw["m_friend"]),
+      memberFriend: Boolean(raw["friend"]),
+      memberBlocked: Boolean(raw["blocked"]),
+      memberLineWithdrawnAt: raw["line_withdrawn_at"] ? new Date(raw["line_withdrawn_at"] as string).toISOString() : null,
+      scenarioApproved: Boolean(raw["s_pnp_approved"]),
     }));
   }
 }

@@ -10,6 +10,8 @@ import { followEvent, lineUserId, unfollowEvent, webhookBody } from "../helpers/
 let t: TestContext;
 beforeAll(async () => {
   t = await buildTestApp();
+  // Not a LINE-approved use case: in this account's registry, for friends (push) only.
+  expect((await request(t.app).put("/api/v1/scenarios/promotion").set(auth()).send({ pnpApproved: false })).status).toBe(201);
 });
 afterAll(async () => t.close());
 
@@ -29,8 +31,8 @@ describe("Idempotency-Key after the recipient changed", () => {
     await t.db.query(sql`update members set line_user_id = ${userId}, bound_at = now() where member_id = ${memberId}`);
     await hook([followEvent(userId, { timestamp: Date.now() - 60_000 })]);
 
-    // "promotion" is not an approved PNP use case: only a friend can get it (push).
-    const body = { memberId, scenario: "promotion", urgency: "day", text: "週末特賣" };
+    // Promotional content (a sale): push to a friend only, never PNP or SMS.
+    const body = { memberId, scenario: "promotion", urgency: "day", text: "週末特賣", promotional: true };
     const first = await request(t.app).post("/api/v1/notifications").set(auth()).set("Idempotency-Key", "K-promo-1").send(body);
     expect(first.status).toBe(202);
 

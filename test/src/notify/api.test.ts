@@ -7,6 +7,7 @@ import { type NotifyHarness, notifyHarness, text } from "./harness.ts";
 let h: NotifyHarness;
 beforeAll(async () => {
   h = await notifyHarness();
+  await h.scenario("newsletter", { pnpApproved: false });
 });
 afterAll(async () => h?.close());
 

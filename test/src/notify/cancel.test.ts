@@ -140,7 +140,15 @@ describe("POST /api/v1/notifications/:id/cancel", () => {
 
   it("LINE already sent, SMS fallback pending: the SMS is called off, the LINE state kept; none after the deadline", async () => {
     const m = await h.member({ sim: { blocked: true } }); // PNP accepted, never delivered
-    const id = (await h.post({ memberId: m.memberId, scenario: "billing", urgency: "hour", ...text(), nextStep: { type: "bill", id: "b-1" } })).body.id;
+    const id = (
+      await h.post({
+        memberId: m.memberId,
+        scenario: "billing",
+        urgency: "hour",
+        ...text(),
+        nextStep: { type: "bill", id: await h.record("bill", m.memberId) },
+      })
+    ).body.id;
     await h.run();
     expect((await h.get(id)).status).toBe("sent");
     const res = await cancel(id);
@@ -161,7 +169,9 @@ describe("POST /api/v1/notifications/:id/cancel", () => {
 
   it("a page view before the cancel still settles the notice as delivered at once", async () => {
     const m = await h.member({ sim: { blocked: true } });
-    const id = (await h.post({ memberId: m.memberId, scenario: "billing", urgency: "day", ...text(), nextStep: { type: "bill", id: "b-2" } })).body.id;
+    const id = (
+      await h.post({ memberId: m.memberId, scenario: "billing", urgency: "day", ...text(), nextStep: { type: "bill", id: await h.record("bill", m.memberId) } })
+    ).body.id;
     await h.run();
     expect(await markSeen({ db: h.t.db.db, clock: h.t.clock, notificationId: id })).toBe(true);
     expect((await cancel(id)).body).toMatchObject({ status: "sent", cancelled: "sms_fallback" });

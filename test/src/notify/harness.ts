@@ -32,6 +32,10 @@ export interface NotifyHarness {
     bind?: boolean;
     follow?: boolean;
   }): Promise<{ memberId: string; phone: string; e164: string; userId: string | null }>;
+  /** a next-step record owned by the member (PUT /api/v1/orders|bills/:id); returns its id */
+  record(type: "order" | "bill", memberId: string, id?: string): Promise<string>;
+  /** adds or changes a scenario in the registry (PUT /api/v1/scenarios/:name) */
+  scenario(name: string, body: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -109,6 +113,19 @@ export async function notifyHarness(
       }
       return { memberId, phone: phone.local, e164: phone.e164, userId };
     },
+    async record(type, memberId, id = `${type[0]}-${randomBytes(5).toString("hex")}`) {
+      const body =
+        type === "order"
+          ? { memberId, status: "shipped", items: [{ name: "商品 Item", quantity: 1, unitPriceTwd: 100 }], amountTwd: 100 }
+          : { memberId, status: "unpaid", amountTwd: 1234 };
+      const res = await request(t.app).put(`/api/v1/${type}s/${id}`).set(auth()).send(body);
+      if (res.status !== 201 && res.status !== 200) throw new Error(`${type} upsert: ${res.status} ${JSON.stringify(res.body)}`);
+      return id;
+    },
+    async scenario(name, body) {
+      const res = await request(t.app).put(`/api/v1/scenarios/${name}`).set(auth()).send(body);
+      if (res.status !== 201 && res.status !== 200) throw new Error(`scenario ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+    },
     async close() {
       await worker.stop();
       await emulator.close();
@@ -117,6 +134,15 @@ export async function notifyHarness(
     },
   };
   return h;
+}
+
+/** Moves the clock forward to the next 10:00 in Taipei (02:00 UTC): clear of the fallback SMS quiet hours. */
+export function toTaipeiMorning(h: NotifyHarness): void {
+  const now = h.t.clock.now().getTime();
+  const day = 24 * 3600_000;
+  let next = Math.floor(now / day) * day + 2 * 3600_000;
+  if (next <= now) next += day;
+  h.t.clock.set(next);
 }
 
 export const text = (s = "您的包裹已出貨 Your parcel has shipped") => ({ text: s });

@@ -1,4 +1,5 @@
 import { sql } from "@oa-notify/db";
+import { phoneHash } from "@oa-notify/server/lib/phone.ts";
 import { verifyViewToken } from "@oa-notify/server/lib/view-token.ts";
 import { deliveryTagFor } from "@oa-notify/server/notify/channels/index.ts";
 import { markSeen } from "@oa-notify/server/notify/seen.ts";
@@ -6,11 +7,13 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sign } from "../helpers/app.ts";
 import { deliveryEvent, webhookBody } from "../helpers/events.ts";
-import { HOUR, MIN, type NotifyHarness, notifyHarness, text } from "./harness.ts";
+import { HOUR, MIN, type NotifyHarness, notifyHarness, text, toTaipeiMorning } from "./harness.ts";
 
 let h: NotifyHarness;
 beforeAll(async () => {
   h = await notifyHarness();
+  // Not a LINE-approved use case: this account may send it to friends by push only.
+  await h.scenario("newsletter", { pnpApproved: false, title: "電子報 Newsletter" });
 });
 afterAll(async () => h?.close());
 
@@ -20,7 +23,8 @@ const acceptedFor = (pred: (a: { kind: string; to: string; deliveryTag?: string;
 describe("push to a friend", () => {
   it("sends by Messaging API push with a retry key and is delivered on 200", async () => {
     const m = await h.member({ sim: { friend: false }, bind: true, follow: true });
-    const res = await h.post({ memberId: m.memberId, scenario: "shipping", urgency: "day", ...text(), nextStep: { type: "order", id: "o-1" } });
+    const orderId = await h.record("order", m.memberId);
+    const res = await h.post({ memberId: m.memberId, scenario: "shipping", urgency: "day", ...text(), nextStep: { type: "order", id: orderId } });
     expect(res.status).toBe(202);
     expect(res.body.status).toBe("accepted");
     expect(res.body.route.channel).toBe("push");
@@ -39,13 +43,13 @@ describe("push to a friend", () => {
     const item = h.emulator.inbox(m.userId!).at(-1)!;
     const json = JSON.stringify(item.messages);
     const url = /https:\/\/liff\.line\.me\/[^"]+/.exec(json)![0];
-    expect(url).toContain(`/${h.t.config.line.liffId}/orders/o-1?t=`);
+    expect(url).toContain(`/${h.t.config.line.liffId}/orders/${orderId}?t=`);
     const claims = await verifyViewToken(h.t.config.appSecret, new URL(url).searchParams.get("t")!, h.t.clock.now());
-    expect(claims).toEqual({ nid: res.body.id, type: "order", id: "o-1" });
+    expect(claims).toEqual({ nid: res.body.id, type: "order", id: orderId });
     expect(h.emulator.smsInbox(m.e164)).toHaveLength(0);
   });
 
-  it("routes by friend state at send time: an unfollow after acceptance sends PNP instead", async () => {
+  it("routes by friend state at send time: an unfollow after acceptance (blocked) sends the SMS, never a PNP", async () => {
     const m = await h.member({ bind: true, follow: true });
     const res = await h.post({ memberId: m.memberId, scenario: "billing", urgency: "day", ...text() });
     expect(res.body.route.channel).toBe("push");
@@ -54,10 +58,13 @@ describe("push to a friend", () => {
     await h.t.app.services.processor.drain();
     await h.run();
     const n = await h.get(res.body.id);
-    expect(n.channel).toBe("pnp");
-    expect(n.status).toBe("sent");
-    expect(n.route.inputs.friend).toBe(false);
-    expect(acceptedFor((a) => a.kind === "push" && a.to === m.userId)).toHaveLength(0);
+    expect(n.channel).toBe("sms");
+    expect(n.status).toBe("sms_sent");
+    expect(n.route.rule).toBe("LINE user blocked the OA (unfollowed): SMS");
+    expect(n.route.inputs).toMatchObject({ friend: false, blocked: true });
+    expect(acceptedFor((a) => a.to === m.userId)).toHaveLength(0);
+    expect(h.emulator.accepted().filter((a) => a.kind.startsWith("pnp") && a.to === phoneHash(m.e164))).toHaveLength(0);
+    expect(h.emulator.smsInbox(m.e164)).toHaveLength(1);
   });
 
   it("accepts an unapproved scenario for a friend (push is not restricted to PNP use cases)", async () => {
@@ -124,7 +131,7 @@ describe("PNP to a non-friend", () => {
     expect(h.emulator.inbox(m.userId!).at(-1)!.template).toMatchObject({ templateKey: "shipment_completed_tw" });
   });
 
-  it("drops image/video/audio for PNP when a former friend's messages carry them", async () => {
+  it("drops image/video/audio for PNP when messages accepted for a friend go by PNP (binding moved away before sending)", async () => {
     const m = await h.member({ bind: true, follow: true });
     const messages = [
       { type: "text", text: "您的訂單已出貨" },
@@ -132,9 +139,8 @@ describe("PNP to a non-friend", () => {
     ];
     const res = await h.post({ memberId: m.memberId, scenario: "shipping", urgency: "day", messages });
     expect(res.status).toBe(202);
-    h.t.clock.advance(1000);
-    await h.emulator.unfollow(m.userId!);
-    await h.t.app.services.processor.drain();
+    // The LINE user was bound to another member since (a "rebind": no decision of this member's): PNP by phone.
+    await h.t.db.query(sql`update members set line_user_id = null, bound_at = null where member_id = ${m.memberId}`);
     await h.run();
     expect((await h.get(res.body.id)).status).toBe("sent");
     const item = h.emulator.inbox(m.userId!).at(-1)!;
@@ -143,6 +149,7 @@ describe("PNP to a non-friend", () => {
   });
 
   it("a 422 (no LINE account for the number) falls back to SMS at once, with the notice time and the ignore line", async () => {
+    toTaipeiMorning(h);
     const m = await h.member({ sim: false });
     const t8 = new Date(h.t.clock.now().getTime() + 8 * HOUR); // Asia/Taipei is UTC+8, no DST
     const p2 = (n: number) => String(n).padStart(2, "0");
@@ -150,14 +157,14 @@ describe("PNP to a non-friend", () => {
     const res = await h.post({ memberId: m.memberId, scenario: "payment_reminder", urgency: "day", ...text("本期帳單 NT$1,234 將於 12/01 到期") });
     await h.run();
     const n = await h.get(res.body.id);
-    expect(n.status).toBe("sms_sent");
+    expect(n.status).toBe("sms_sent"); // 10:xx in Taipei: outside the quiet hours
     expect(states(n)).toEqual(["accepted", "queued", "fallback_sms", "sms_sent"]);
     const inbox = h.emulator.smsInbox(m.e164);
     expect(inbox).toHaveLength(1);
     expect(inbox[0]!.reference).toBe(res.body.id);
     expect(inbox[0]!.text).toContain("本期帳單 NT$1,234");
     expect(inbox[0]!.text).toContain(taipei);
-    expect(inbox[0]!.text).toContain("若您已完成，請忽略此訊息");
+    expect(inbox[0]!.text).toContain("若您已完成繳費，請忽略此訊息"); // the scenario's own ignore line
   });
 
   it("silence: falls back to SMS after the urgency's wait (hour = 15 min), not before", async () => {
@@ -224,7 +231,8 @@ describe("PNP to a non-friend", () => {
 
   it("a next-step page view cancels the pending SMS", async () => {
     const m = await h.member({ sim: { blocked: true } });
-    const res = await h.post({ memberId: m.memberId, scenario: "billing", urgency: "hour", ...text(), nextStep: { type: "bill", id: "b-9" } });
+    const billId = await h.record("bill", m.memberId);
+    const res = await h.post({ memberId: m.memberId, scenario: "billing", urgency: "hour", ...text(), nextStep: { type: "bill", id: billId } });
     await h.run();
     h.t.clock.advance(5 * MIN);
     expect(await markSeen({ db: h.t.db.db, clock: h.t.clock, notificationId: res.body.id })).toBe(true);
@@ -398,6 +406,7 @@ describe("failed", () => {
 
   it("gives up after the last attempt: SMS when allowed, else failed", async () => {
     const w = h.newWorker({ maxAttempts: 2 });
+    toTaipeiMorning(h); // the fallback SMS goes at once, not at the end of the quiet hours
     const a = await h.member({ bind: true, follow: true });
     const b = await h.member({ bind: true, follow: true });
     h.emulator.setFaults({ serverError: { endpoint: "push", count: 100 } });

@@ -7,7 +7,7 @@ import { renderSmsText } from "@oa-notify/server/sandbox/render.ts";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestContext } from "../helpers/app.ts";
-import { HOUR, MIN, type NotifyHarness, notifyHarness } from "./harness.ts";
+import { HOUR, MIN, type NotifyHarness, notifyHarness, toTaipeiMorning } from "./harness.ts";
 
 /** A production-like public address: the link's length is what the SMS pays for. */
 const BASE = "https://notify.example.com.tw";
@@ -30,7 +30,7 @@ describe("short next-step link in the SMS", () => {
     const issued = "2026/11/27 00:30";
     const m = await h.member({ sim: { blocked: true } }); // PNP accepted, never delivered: the SMS follows
     const body = "本期帳單 NT$1,234 將於 12/01 到期，請於期限前繳費";
-    const step = { type: "bill" as const, id: `b-${randomUUID().slice(0, 8)}` };
+    const step = { type: "bill" as const, id: await h.record("bill", m.memberId, `b-${randomUUID().slice(0, 8)}`) };
     const res = await h.post({ memberId: m.memberId, scenario: "billing", urgency: "hour", text: body, nextStep: step });
     expect(res.status).toBe(202);
     await h.run();
@@ -43,12 +43,12 @@ describe("short next-step link in the SMS", () => {
     const textSent = sms!.text;
     expect(textSent).toContain(body);
     expect(textSent).toContain(issued);
-    expect(textSent).toContain("若您已完成，請忽略此訊息");
+    expect(textSent).toContain("若您已完成繳費，請忽略此訊息");
     expect(textSent).not.toContain("liff.line.me");
     expect(textSent).not.toContain("?t=");
     const code = codeIn(textSent);
     expect(code).toBe(shortCode(res.body.id));
-    expect(textSent.split("\n")).toEqual([`${issued} ${body}`, `${BASE}/n/${code}`, "若您已完成，請忽略此訊息"]);
+    expect(textSent.split("\n")).toEqual([`${issued} ${body}`, `${BASE}/n/${code}`, "若您已完成繳費，請忽略此訊息"]);
 
     // What the same notice cost before: the LIFF URL with its view token and the bilingual lines.
     const longUrl = await nextStepUrl(
@@ -72,6 +72,7 @@ describe("short next-step link in the SMS", () => {
   });
 
   it("GET /n/:code redirects to the LIFF page with a fresh view token, without recording a view; the page view does", async () => {
+    toTaipeiMorning(h); // the 4 h fallback lands in the afternoon, outside the quiet hours
     const m = await h.member({ sim: { blocked: true } });
     const step = { type: "bill" as const, id: `b-${randomUUID().slice(0, 8)}` };
     const put = await request(h.t.app)
@@ -138,14 +139,19 @@ describe("short next-step link in the SMS", () => {
     try {
       expect(prod.config.sandbox).toBe(false);
       const m = await h.member({ sim: false });
-      const res = await h.post({ memberId: m.memberId, scenario: "otp", urgency: "minutes", text: "x", nextStep: { type: "order", id: "o-1" } });
+      await h.record("order", m.memberId, "o-prod-1");
+      const res = await h.post({ memberId: m.memberId, scenario: "otp", urgency: "minutes", text: "x", nextStep: { type: "order", id: "o-prod-1" } });
       expect(res.status).toBe(202);
       const go = await request(prod.app).get(`/n/${shortCode(res.body.id)}?sandboxUser=U${"a".repeat(32)}`);
       expect(go.status).toBe(302);
       const loc = new URL(go.headers["location"]!);
-      expect(`${loc.origin}${loc.pathname}`).toBe("https://liff.line.me/2000000001-prodliff/orders/o-1");
+      expect(`${loc.origin}${loc.pathname}`).toBe("https://liff.line.me/2000000001-prodliff/orders/o-prod-1");
       expect([...loc.searchParams.keys()]).toEqual(["t"]);
-      expect(await verifyViewToken(h.t.config.appSecret, loc.searchParams.get("t")!, h.t.clock.now())).toEqual({ nid: res.body.id, type: "order", id: "o-1" });
+      expect(await verifyViewToken(h.t.config.appSecret, loc.searchParams.get("t")!, h.t.clock.now())).toEqual({
+        nid: res.body.id,
+        type: "order",
+        id: "o-prod-1",
+      });
     } finally {
       await prod.close();
     }
@@ -154,9 +160,21 @@ describe("short next-step link in the SMS", () => {
   it("answers the same bare 404 for a malformed code, an unknown id, no next step, and a link past 30 days", async () => {
     const m = await h.member({ sim: false });
     const noStep = await h.post({ memberId: m.memberId, scenario: "otp", urgency: "minutes", text: "驗證碼 123456" });
-    const old = await h.post({ memberId: m.memberId, scenario: "otp", urgency: "minutes", text: "x", nextStep: { type: "order", id: "o-old" } });
+    const old = await h.post({
+      memberId: m.memberId,
+      scenario: "otp",
+      urgency: "minutes",
+      text: "x",
+      nextStep: { type: "order", id: await h.record("order", m.memberId) },
+    });
     await h.t.db.query(sql`update notifications set created_at = created_at - interval '31 days' where id = ${old.body.id}`);
-    const live = await h.post({ memberId: m.memberId, scenario: "otp", urgency: "minutes", text: "x", nextStep: { type: "order", id: "o-live" } });
+    const live = await h.post({
+      memberId: m.memberId,
+      scenario: "otp",
+      urgency: "minutes",
+      text: "x",
+      nextStep: { type: "order", id: await h.record("order", m.memberId) },
+    });
     expect((await request(h.t.app).get(`/n/${shortCode(live.body.id)}`)).status).toBe(302);
     // The same 16 bytes spelt with the last character's 4 spare bits set: not the canonical code.
     const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -188,7 +206,7 @@ describe("short next-step link in the SMS", () => {
       scenario: "payment",
       urgency: "minutes",
       text: "刷卡通知 NT$2,000",
-      nextStep: { type: "order", id: "o-9" },
+      nextStep: { type: "order", id: await h.record("order", m.memberId) },
     });
     await h.run();
     const [sms] = h.emulator.smsInbox(m.e164);

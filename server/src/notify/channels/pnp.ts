@@ -29,7 +29,7 @@ export const pnpSender: Sender = {
     else {
       const messages = await lineMessages(
         ctx.render,
-        { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null },
+        { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null, createdAt: row.createdAt, ignoreLine: row.ignoreLine },
         ctx.now(),
         true,
       );

@@ -10,7 +10,7 @@ export const pushSender: Sender = {
   async send(ctx, { row, retryKey }) {
     const messages = await lineMessages(
       ctx.render,
-      { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null },
+      { id: row.id, content: row.content as StoredContent, nextStep: row.nextStep as NextStep | null, createdAt: row.createdAt, ignoreLine: row.ignoreLine },
       ctx.now(),
       false,
     );
