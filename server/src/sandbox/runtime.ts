@@ -173,6 +173,7 @@ export function sandboxBanner(opts: { port: number; config: Config; emulatorUrl:
     `  │ 主控台 Console      ${base}/sandbox`,
     `  │ LIFF app            ${base}/liff/`,
     `  │ API                 ${base}/api/v1   (Authorization: Bearer ${c.apiKeys[0] ?? "?"})`,
+    `  │ API reference       ${base}/api/docs   (OpenAPI: ${base}/api/v1/openapi.json)`,
     `  │ LINE emulator       ${opts.emulatorUrl}   (webhooks → http://127.0.0.1:${opts.port}/webhook)`,
     `  │ Channel secret      ${c.line.channelSecret}`,
     `  │ Access token        ${c.line.channelAccessToken}`,

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createLogger } from "@oa-notify/server";
 import { WebhookDeliveryWorker } from "@oa-notify/server/outbox/delivery.ts";
 import { syncWebhookEndpoints } from "@oa-notify/server/outbox/endpoints.ts";
+import { Validator } from "@seriousme/openapi-schema-validator";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, sign, TEST_API_KEY, type TestContext } from "../helpers/app.ts";
@@ -51,6 +52,15 @@ async function call(method: string, path: string, opts: { body?: unknown; header
 }
 
 describe("GET /api/v1/openapi.json", () => {
+  it("is a valid OpenAPI 3.1 document (the specification's own JSON Schema)", async () => {
+    const v = new Validator();
+    const r = await v.validate(structuredClone(doc));
+    expect([v.version, r.valid, r.errors]).toEqual(["3.1", true, undefined]);
+    // A broken one is caught: the check can fail.
+    const broken = await new Validator().validate({ ...structuredClone(doc), paths: { "/x": { get: { responses: { 200: {} } } } } });
+    expect(broken.valid).toBe(false);
+  });
+
   it("is OpenAPI 3.1 with every operation's parameters, Idempotency-Key, error body and LINE's message schema", () => {
     expect(doc.openapi).toBe("3.1.0");
     const create = doc.paths["/api/v1/notifications"].post;
