@@ -225,7 +225,9 @@ export function buildOpenApiDocument(): Json {
     tags: [
       { name: "notifications", description: "send, follow and cancel notices" },
       { name: "members", description: "your customers, their LINE binding and friendship" },
+      { name: "scenarios", description: "the account's use cases, which are approved for PNP, and their ignore lines" },
       { name: "records", description: "orders and bills: the next-step pages notices link to" },
+      { name: "webhooks", description: "status callbacks and LINE webhook forwards: the outbox, its failures and replays" },
       { name: "stats", description: "the dashboard's figures" },
       { name: "contract", description: "this document" },
     ],

@@ -109,6 +109,8 @@ export function statsRouter(deps: AppDeps): Router {
       total: fig.total,
       byChannel,
       costTwd: fig.costTwd,
+      // SMS are billed per part (PRICE_SMS_TWD each): how many parts the SMS in the period took.
+      smsParts: fig.smsParts,
       allSmsCostTwd: fig.allSmsCostTwd,
       savedTwd: fig.savedTwd,
       prices: deps.config.prices,

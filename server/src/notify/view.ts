@@ -41,6 +41,7 @@ export const notificationViewSchema = z
     seenAt: dateTime.nullable(),
     smsDeadlineAt: dateTime.nullable(),
     smsSentAt: dateTime.nullable(),
+    smsParts: z.number().int().nullable().meta({ description: "the parts the SMS was billed as (cost = parts × PRICE_SMS_TWD)" }),
     attempts: z.number().int(),
     lastError: z.string().nullable(),
     costTwd: z.number().meta({ description: "NT$ spent on this notice so far" }),

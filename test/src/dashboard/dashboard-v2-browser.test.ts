@@ -138,6 +138,11 @@ describe.skipIf(!hasChromium)("operator dashboard v2 in chromium", () => {
       expect((await texts(page, "#use-case-table tbody th"))[0]).toBe(bySpent[0].scenario);
       expect(bySpent[0].scenario).toBe("billing"); // the SMS fallbacks cost the most
 
+      // The scenario registry: the API's scenarios, in its order (the 18 seeded use cases first).
+      const registry = await get("/scenarios");
+      expect(await texts(page, "#scenarios-table tbody th")).toEqual(registry.scenarios.map((x: { scenario: string }) => x.scenario));
+      expect((await texts(page, "#scenarios-table tbody th")).slice(0, 2)).toEqual(["shipping", "purchase"]);
+
       // CSV of a table: UTF-8 with a BOM, the header row first.
       const [download] = await Promise.all([page.waitForEvent("download"), page.click('button[data-csv-for="use-case-table"]')]);
       expect(download.suggestedFilename()).toBe("use-cases.csv");

@@ -95,12 +95,12 @@ describe("scenario registry", () => {
 
   it("the dashboard page has a scenario list, filled by its own script from GET /api/v1/scenarios", async () => {
     const page = await request(h.t.app).get("/dashboard/");
-    expect(page.text).toContain('id="scenarios-body"');
+    expect(page.text).toContain('<table id="scenarios-table">');
     expect(page.text).toContain('<script src="/dashboard/scenarios.js" defer></script>');
     const js = await request(h.t.app).get("/dashboard/scenarios.js");
     expect(js.status).toBe(200);
     expect(js.headers["content-type"]).toMatch(/^text\/javascript/);
-    expect(js.text).toContain('fetch("/api/v1/scenarios"');
+    expect(js.text).toContain('window.OA.api("/scenarios")');
     expect(js.text).not.toContain("innerHTML");
   });
 
