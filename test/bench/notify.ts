@@ -65,7 +65,7 @@ function batchBody(k: number): string {
     scenario: "billing",
     urgency: "day",
     text: `您的 11 月帳單 NT$${(k * BATCH + i) % 5000} 元，繳費期限 12/15。Your November bill is ready.`,
-    nextStep: { type: "bill", id: `b-${k}-${i}` },
+    // No nextStep: a next step must be a record owned by the recipient member (issue 10), and these are phone-only.
   }));
   return JSON.stringify({ notifications: items });
 }
