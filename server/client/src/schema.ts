@@ -444,6 +444,8 @@ export interface components {
             seenAt: string | null;
             smsDeadlineAt: string | null;
             smsSentAt: string | null;
+            /** @description the parts the SMS was billed as (cost = parts × PRICE_SMS_TWD) */
+            smsParts: number | null;
             attempts: number;
             lastError: string | null;
             /** @description NT$ spent on this notice so far */
@@ -1711,6 +1713,8 @@ export interface components {
             seenAt: string | null;
             smsDeadlineAt: string | null;
             smsSentAt: string | null;
+            /** @description the parts the SMS was billed as (cost = parts × PRICE_SMS_TWD) */
+            smsParts: number | null;
             attempts: number;
             lastError: string | null;
             /** @description NT$ spent on this notice so far */

@@ -174,6 +174,29 @@ describe("every operation, real responses against the document", () => {
     expect((await call("GET", "/api/v1/stats", { key: READONLY_KEY })).status).toBe(200);
     expect((await call("GET", "/api/v1/stats?from=tomorrow")).status).toBe(400);
 
+    // Consents (customer service, method admin), the scenario registry, the dashboard's figures, erasure.
+    expect((await call("POST", `/api/v1/members/${memberId}/consents`, { body: { action: "withdraw", reason: "by phone" } })).body.line.state).toBe(
+      "withdrawn",
+    );
+    expect((await call("POST", `/api/v1/members/${memberId}/consents`, { body: { action: "maybe" } })).status).toBe(400);
+    expect((await call("GET", `/api/v1/members/${memberId}/consents`)).body.items.length).toBeGreaterThanOrEqual(1);
+    expect((await call("GET", "/api/v1/members/nobody-here/consents")).status).toBe(404);
+    expect((await call("GET", "/api/v1/scenarios")).body.scenarios).toHaveLength(18);
+    expect((await call("GET", "/api/v1/scenarios/billing")).body.pnpApproved).toBe(true);
+    expect((await call("GET", "/api/v1/scenarios/no_such")).status).toBe(404);
+    expect((await call("PUT", "/api/v1/scenarios/refund", { body: { pnpApproved: true, title: "退款通知 Refund" } })).status).toBe(201);
+    expect((await call("PUT", "/api/v1/scenarios/refund", { body: { pnpApproved: false } })).status).toBe(200);
+    expect((await call("PUT", "/api/v1/scenarios/Refund!", { body: { pnpApproved: false } })).status).toBe(400);
+    expect((await call("DELETE", "/api/v1/scenarios/refund")).status).toBe(204);
+    expect((await call("DELETE", "/api/v1/scenarios/refund")).status).toBe(404);
+    expect((await call("GET", "/api/v1/stats/series?from=2026-11-25&to=2026-12-02&interval=day")).body.points).toHaveLength(7);
+    expect((await call("GET", "/api/v1/stats/statement?month=2026-11")).body.month).toBe("2026-11");
+    expect((await call("GET", "/api/v1/stats/failures")).status).toBe(200);
+    expect((await call("GET", "/api/v1/stats/batches?from=2026-11-01")).status).toBe(200);
+    expect((await call("GET", "/api/v1/stats/audience?from=2026-11-25&to=2026-12-02")).body.days).toHaveLength(7);
+    expect((await call("DELETE", `/api/v1/members/${memberId}`)).status).toBe(204);
+    expect((await call("GET", `/api/v1/members/${memberId}`)).status).toBe(404);
+
     // Every operation in the document was called and answered at least one success.
     const operations = Object.values<any>(doc.paths).flatMap((item) => Object.values<any>(item).map((op) => op.operationId as string));
     const unsuccessful = operations.filter((o) => ![...(c.seen.get(o) ?? [])].some((s) => s >= 200 && s < 300));
