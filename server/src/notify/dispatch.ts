@@ -7,7 +7,7 @@ import type { Metrics } from "../lib/metrics.ts";
 import { deliveryTagFor, type Endpoint, type NotificationRow, type Outcome, type SendContext, type SendJob, senders } from "./channels/index.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
 import { decideRoute, type RouteDecision, smsAllowed } from "./route.ts";
-import type { TokenBucket } from "./token-bucket.ts";
+import type { RateGate } from "./token-bucket.ts";
 import * as T from "./transitions.ts";
 
 /** A claimed row: the notification, and its member's LINE binding and friend state as they are now. */
@@ -23,7 +23,7 @@ export interface DispatchDeps {
   logger: Logger;
   metrics?: Metrics | undefined;
   ctx: SendContext;
-  buckets: Record<Exclude<Endpoint, "sms">, TokenBucket>;
+  buckets: Record<Exclude<Endpoint, "sms">, RateGate>;
   maxAttempts: number;
   maxRatePauseMs: number;
   /** At-least-once PNP: seconds after an ambiguous call before the one resend; 0 = at most once (docs/states.md). */
@@ -157,7 +157,7 @@ export class Dispatcher {
     return { row, prepared: null };
   }
 
-  private bucket(r: NotificationRow): TokenBucket {
+  private bucket(r: NotificationRow): RateGate {
     const e = senders[r.channel as Channel].endpoint(r);
     return this.d.buckets[e === "sms" ? "push" : e];
   }
