@@ -7,6 +7,9 @@ export interface EndpointRates {
   /** the most requests accepted within any 1,000 ms window */
   peakWindow: number;
   requests: number;
+  /** the first and last accepted request (ms since the epoch; 0 when none) */
+  firstAt: number;
+  lastAt: number;
 }
 
 /**
@@ -31,7 +34,7 @@ export function acceptedRates(log: readonly AcceptedRecord[]): Record<AcceptedRe
       while (t[i]! - t[j]! >= 1000) j++;
       peakWindow = Math.max(peakWindow, i - j + 1);
     }
-    return { perSecond: [...perSecond], peakWindow, requests: t.length };
+    return { perSecond: [...perSecond], peakWindow, requests: t.length, firstAt: t[0] ?? 0, lastAt: t.at(-1) ?? 0 };
   };
   return { push: rates(times.push), pnp: rates(times.pnp), pnp_template: rates(times.pnp_template) };
 }
