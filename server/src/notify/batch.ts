@@ -8,6 +8,7 @@ import { AppError } from "../lib/errors.ts";
 import { findUnstorable } from "../lib/storable.ts";
 import { decodedBody } from "./batch-body.ts";
 import { Spool } from "./batch-spool.ts";
+import { copyAcceptRows, pgClientOf } from "./copy-accept.ts";
 import { type IngestItem, type IngestResult, ingestNotifications } from "./ingest.ts";
 import { requestHash, validateItem } from "./input.ts";
 
@@ -41,8 +42,8 @@ async function acquire(): Promise<() => void> {
 
 /**
  * The write step of a batch: one chunk of validated items into the open transaction (rows + timeline, idempotency,
- * recipient checks: ingest.ts). Its own function so that the insert can be replaced (e.g. by COPY) without touching
- * how the body is read.
+ * recipient checks: ingest.ts). On PostgreSQL the rows go in with COPY on the batch's transaction (copy-accept.ts,
+ * docs/decisions/0018-batch-copy.md); PGlite keeps the one-statement INSERT.
  */
 export function writeBatchChunk(args: {
   tx: DbOrTx;
@@ -52,6 +53,7 @@ export function writeBatchChunk(args: {
   items: IngestItem[];
   keysInBatch: Map<string, { hash: string; id: string }>;
 }): Promise<IngestResult[]> {
+  const client = args.deps.db.kind === "postgres" ? pgClientOf(args.tx) : null;
   return ingestNotifications({
     db: args.tx,
     clock: args.deps.clock,
@@ -59,6 +61,7 @@ export function writeBatchChunk(args: {
     items: args.items,
     batchId: args.batchId,
     keysInBatch: args.keysInBatch,
+    ...(client ? { accept: (tx: DbOrTx, rows: Record<string, unknown>[], at: string) => copyAcceptRows(client, tx, rows, at) } : {}),
   });
 }
 

@@ -80,6 +80,7 @@ export async function ingestNotifications({
   items,
   batchId,
   keysInBatch = new Map(),
+  accept = acceptRows,
 }: {
   db: DbOrTx;
   clock: Clock;
@@ -88,6 +89,8 @@ export async function ingestNotifications({
   batchId: string | null;
   /** Idempotency keys seen earlier in the same request (a batch is ingested in chunks). */
   keysInBatch?: Map<string, { hash: string; id: string }>;
+  /** The write of the accepted rows and their timeline entries (default: one INSERT; batches on PostgreSQL: COPY). */
+  accept?: (db: DbOrTx, rows: Record<string, unknown>[], at: string) => Promise<string[]>;
 }): Promise<IngestResult[]> {
   const now = clock.now();
   const members = await lookupMembers(
@@ -212,7 +215,7 @@ export async function ingestNotifications({
 
   if (rows.length > 0) {
     // One statement: the rows and their timeline entries commit together (the `accept` transition).
-    const ok = new Set(await acceptRows(db, rows, now.toISOString()));
+    const ok = new Set(await accept(db, rows, now.toISOString()));
     const conflicts: typeof pending = [];
     for (const p of pending) {
       if (ok.has(p.id)) results.push({ index: p.item.index, ok: true, id: p.id, status: "accepted", route: p.route, duplicate: false });
