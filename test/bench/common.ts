@@ -30,10 +30,10 @@ export function adminDb() {
 }
 
 /** Forks a script (a bundled .mjs on plain node, a .ts under tsx) and resolves with its first IPC message. */
-export function child(script: string, args: string[], env?: Record<string, string>): Promise<{ proc: ChildProcess; msg: any }> {
+export function child(script: string, args: string[], env?: Record<string, string>, flags: string[] = []): Promise<{ proc: ChildProcess; msg: any }> {
   const path = script.startsWith("/") ? script : fileURLToPath(new URL(script, import.meta.url));
   const proc = fork(path, args, {
-    execArgv: script.endsWith(".mjs") ? [] : ["--import", "tsx"],
+    execArgv: script.endsWith(".mjs") ? flags : ["--import", "tsx", ...flags],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
     ...(env ? { env: { ...process.env, ...env } } : {}),
   });
@@ -49,6 +49,15 @@ export function ask<T>(proc: ChildProcess, cmd: string): Promise<T> {
     proc.once("message", resolve as never);
     proc.send({ cmd });
   });
+}
+
+/** The node flags `pnpm start` runs the server with (server/package.json "start"), for benchmarks of its memory. */
+export function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(fileURLToPath(new URL("../../server/package.json", import.meta.url)), "utf8")) as { scripts: { start: string } };
+  return pkg.scripts.start
+    .split(/\s+/)
+    .slice(1)
+    .filter((w) => w.startsWith("--") && w !== "--enable-source-maps");
 }
 
 export function rssOf(pid: number): { rss: number; hwm: number } {

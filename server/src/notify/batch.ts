@@ -24,8 +24,11 @@ const slim = (x: IngestResult): BatchResult =>
     ? { index: x.index, id: x.id, status: x.status, channel: x.route?.channel ?? null, ...(x.duplicate ? { duplicate: true as const } : {}) }
     : { index: x.index, error: x.error };
 
-/** Items inserted every CHUNK inside the transaction: memory stays flat whatever the batch size. */
-const CHUNK = 500;
+/**
+ * Items inserted every chunk inside the transaction: memory stays flat whatever the batch size. COPY (PostgreSQL)
+ * takes bigger chunks: fewer statements, and its cost per row does not grow with the chunk.
+ */
+const CHUNK = { pglite: 500, postgres: 2000 } as const;
 /** Batch transactions at once per process: the database work of batches is serialised, their uploads are not. */
 const BATCH_PERMITS = 1;
 let permits = BATCH_PERMITS;
@@ -150,7 +153,7 @@ export function notificationsBatchRouter(deps: AppDeps): Router {
       const release = await acquire();
       try {
         await deps.db.db.transaction(async (tx) => {
-          for await (const items of spool.read<IngestItem>(CHUNK)) {
+          for await (const items of spool.read<IngestItem>(CHUNK[deps.db.kind])) {
             const out = await writeBatchChunk({ tx, deps, apiKeyId: req.apiKeyId!, batchId, items, keysInBatch });
             for (const x of out) results.push(slim(x));
           }

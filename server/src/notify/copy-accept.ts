@@ -40,7 +40,7 @@ function field(v: unknown, json: boolean): string {
 }
 
 async function copy(client: PoolClient, statement: string, lines: string[]): Promise<void> {
-  await pipeline(Readable.from([lines.join("")]), client.query(copyFrom(statement)));
+  await pipeline(Readable.from([Buffer.from(lines.join(""))]), client.query(copyFrom(statement)));
 }
 
 /**
