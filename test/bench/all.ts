@@ -14,15 +14,13 @@ const defaults: Record<string, string> = LONG
       BENCH_SECONDS: "6",
       BENCH_ROUNDS: "3",
       BENCH_FLEET_SECONDS: "10",
-      BENCH_MULTICAST_TOTAL: "100000",
     }
   : {
       BENCH_DISPATCH_SECONDS: "5",
-      BENCH_NOTIFY_TOTAL: "200000",
+      BENCH_NOTIFY_TOTAL: "100000",
       BENCH_SECONDS: "4",
       BENCH_ROUNDS: "3",
       BENCH_FLEET_SECONDS: "4",
-      BENCH_MULTICAST_TOTAL: "20000",
     };
 const env = { ...process.env };
 for (const [k, v] of Object.entries(defaults)) env[k] ??= v;
