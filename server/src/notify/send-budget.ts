@@ -17,12 +17,13 @@ export interface SendBudgetOptions {
   lateMs?: number;
 }
 
-// One statement per lease: the row's theoretical arrival time moves forward by `span` ms from max(itself, now); the
-// answer is where this lease's slots start, relative to the database's clock at that instant (no clock sync needed).
+// One statement per lease: the row's theoretical arrival time moves forward by `span` ms from max(itself, now). The
+// answer is where this lease's slots start, and the database's clock at that instant, both in epoch ms: every process
+// converts them to its own clock with the same estimated offset (below), so all agree on where each slot lies.
 const LEASE = `
   insert into send_budget as b (endpoint, next_at) values ($1, clock_timestamp() + $2 * interval '1 millisecond')
   on conflict (endpoint) do update set next_at = greatest(b.next_at, clock_timestamp()) + $2 * interval '1 millisecond'
-  returning extract(epoch from (next_at - clock_timestamp())) * 1000 - $2 as start_in_ms`;
+  returning extract(epoch from next_at) * 1000 - $2 as start_ms, extract(epoch from clock_timestamp()) * 1000 as db_now_ms`;
 const PAUSE = `
   insert into send_budget as b (endpoint, next_at) values ($1, clock_timestamp() + $2 * interval '1 millisecond')
   on conflict (endpoint) do update set next_at = greatest(b.next_at, clock_timestamp() + $2 * interval '1 millisecond')`;
@@ -81,7 +82,7 @@ export class SendBudget implements RateGate {
       const resolve = this.waiters.shift()!;
       this.lastGiven = at;
       const wait = at - now;
-      if (wait > 0.5) setTimeout(resolve, wait);
+      if (wait > 0.5) setTimeout(() => this.fire(at, resolve), wait);
       else resolve();
     }
     if (this.slotHead >= this.slots.length && this.slotHead > 0) {
@@ -104,12 +105,44 @@ export class SendBudget implements RateGate {
     void this.lease(Math.min(this.maxChunk, Math.max(1, this.waiters.length - (this.slots.length - this.slotHead))));
   }
 
+  /** Database clock (epoch ms) minus this process's performance.now(), from the lease with the shortest round trip. */
+  private offset = 0;
+  private offsetRtt = Infinity;
+  private offsetAt = 0;
+
+  /**
+   * NTP's rule: the database read its clock somewhere between sending and receiving, so the estimate is off by at most
+   * half the round trip; the shortest recent round trip wins (a slow answer under load must not shift the slots, or
+   * this process's slots would overlap another's). Renewed every 10 s so clock drift cannot accumulate.
+   */
+  private learnOffset(dbNow: number, sent: number, received: number): void {
+    const rtt = received - sent;
+    if (rtt <= this.offsetRtt || received - this.offsetAt > 10_000) {
+      this.offset = dbNow - (sent + received) / 2;
+      this.offsetRtt = rtt;
+      this.offsetAt = received;
+    }
+  }
+
+  /**
+   * A slot's timer fired. Far later than its slot (the event loop stalled), it is stale: the caller waits for a fresh
+   * one, so a stall turns into slots unused, never into a burst of calls on the wire.
+   */
+  private fire(at: number, resolve: () => void): void {
+    if (performance.now() - at <= this.lateMs) return resolve();
+    this.waiters.unshift(resolve);
+    this.pump();
+  }
+
   private async lease(n: number): Promise<void> {
     this.leasing = true;
     const span = n * this.interval;
     try {
-      const [row] = await this.o.db.exec<{ start_in_ms: number | string }>(LEASE, [this.o.endpoint, span], "send_budget_lease");
-      const start = performance.now() + Number(row?.start_in_ms ?? 0);
+      const sent = performance.now();
+      const [row] = await this.o.db.exec<{ start_ms: number | string; db_now_ms: number | string }>(LEASE, [this.o.endpoint, span], "send_budget_lease");
+      const received = performance.now();
+      this.learnOffset(Number(row!.db_now_ms), sent, received);
+      const start = Number(row!.start_ms) - this.offset;
       for (let i = 0; i < n; i++) this.slots.push(start + i * this.interval);
       this.leasing = false;
       this.pump();

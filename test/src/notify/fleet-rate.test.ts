@@ -1,12 +1,15 @@
 // LINE_SEND_RATE is the fleet's (docs/decisions/0017-fleet-send-rate.md): workers sharing one PostgreSQL lease their
 // calls from one `send_budget` row, so two workers together stay at the configured rate, not twice it. Measured as
-// LINE would: the emulator's accepted requests in every 1-second window. PostgreSQL only (PGlite is one process).
+// LINE would: the emulator's accepted requests in every 1-second window, the emulator in its own process (so this
+// process's stalls do not bunch its accept times). PostgreSQL only (PGlite is one process).
+import { type ChildProcess, fork } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { createDb, type Database, sql } from "@oa-notify/db";
 import { createLineApi, createLogger, loadConfig, systemClock } from "@oa-notify/server";
 import { createLogSmsProvider } from "@oa-notify/server/lib/sms/log.ts";
 import { ingestNotifications } from "@oa-notify/server/notify/ingest.ts";
 import { createNotifyWorker, type NotifyWorker } from "@oa-notify/server/notify/worker.ts";
-import { type StartedLineEmulator, startLineEmulator } from "@oa-notify/server/sandbox/emulator.ts";
+import type { EndpointRates } from "@oa-notify/server/sandbox/emulator/rates.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, DATABASE_URL, type TestDb } from "../helpers/db.ts";
 
@@ -15,20 +18,20 @@ const NOTICES = 320;
 
 describe.skipIf(!DATABASE_URL)("one send rate for every worker on the database (PostgreSQL)", () => {
   let db: TestDb;
-  let emulator: StartedLineEmulator;
+  let emulator: ChildProcess;
+  let emulatorUrl: string;
   const pools: Database[] = [];
   const workers: NotifyWorker[] = [];
 
   beforeAll(async () => {
     db = await createTestDb();
-    emulator = await startLineEmulator({
-      channelSecret: "fleet-secret",
-      channelAccessToken: "fleet-token",
-      loginChannelId: "1",
-      deliveryDelayMs: 3_600_000,
+    emulator = fork(fileURLToPath(new URL("./fixtures/emulator-child.ts", import.meta.url)), ["40"], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
-    const phones = Array.from({ length: 40 }, (_, i) => `0912${String(300_000 + i).padStart(6, "0")}`);
-    for (const phone of phones) emulator.createUser({ phone });
+    const ready = await new Promise<{ url: string; phones: string[] }>((resolve) => emulator.once("message", resolve as never));
+    emulatorUrl = ready.url;
+    const phones = ready.phones;
     const items = Array.from({ length: NOTICES }, (_, i) => ({
       index: i,
       value: { phone: phones[i % phones.length]!, scenario: "shipping" as const, urgency: "days" as const, text: `包裹 #${i} 已出貨` },
@@ -41,7 +44,7 @@ describe.skipIf(!DATABASE_URL)("one send rate for every worker on the database (
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.stop()));
     for (const p of pools) await p.close();
-    await emulator?.close();
+    emulator?.kill("SIGTERM");
     await db?.close();
   });
 
@@ -51,7 +54,7 @@ describe.skipIf(!DATABASE_URL)("one send rate for every worker on the database (
       // Each worker has its own pool, as a separate process would: they share nothing but the database.
       const own = await createDb({ url: db.url!, poolSize: 4, migrate: false });
       pools.push(own);
-      const line = createLineApi({ baseUrl: emulator.url, channelAccessToken: "fleet-token" });
+      const line = createLineApi({ baseUrl: emulatorUrl, channelAccessToken: "child-token" });
       const deps = { db: own, line, sms: createLogSmsProvider(), clock: systemClock, logger: createLogger("silent"), config };
       workers.push(createNotifyWorker(deps, { pollMs: 20 }));
     }
@@ -60,7 +63,11 @@ describe.skipIf(!DATABASE_URL)("one send rate for every worker on the database (
     while (workers.reduce((n, w) => n + w.counts.pnp, 0) < NOTICES && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await Promise.all(workers.map((w) => w.stop()));
 
-    const rates = emulator.acceptedRates().pnp;
+    const all = await new Promise<Record<string, EndpointRates>>((resolve) => {
+      emulator.once("message", resolve as never);
+      emulator.send({ cmd: "rates" });
+    });
+    const rates = all["pnp"]!;
     expect(rates.requests).toBe(NOTICES);
     // Both workers took part (the rate is shared, not handed to one of them).
     expect(workers.map((w) => w.counts.pnp > NOTICES / 10)).toEqual([true, true]);
