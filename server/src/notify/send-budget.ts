@@ -129,7 +129,10 @@ export class SendBudget implements RateGate {
    * one, so a stall turns into slots unused, never into a burst of calls on the wire.
    */
   private fire(at: number, resolve: () => void): void {
-    if (performance.now() - at <= this.lateMs) return resolve();
+    if (performance.now() - at <= this.lateMs) {
+      resolve();
+      return;
+    }
     this.waiters.unshift(resolve);
     this.pump();
   }
