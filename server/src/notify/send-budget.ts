@@ -54,7 +54,7 @@ export class SendBudget implements RateGate {
     this.interval = 1000 / rate;
     this.maxChunk = Math.max(1, o.maxChunk ?? Math.floor(rate / 20));
     this.horizonMs = o.horizonMs ?? 100;
-    this.lateMs = o.lateMs ?? Math.max(5, Math.min(25, this.interval * 2));
+    this.lateMs = o.lateMs ?? 25;
   }
 
   take(): Promise<void> {
