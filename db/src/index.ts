@@ -68,6 +68,9 @@ async function rowsOf<T>(db: Db, statement: SQL): Promise<T[]> {
   return res.rows;
 }
 
+/** PostgreSQL settings for the embedded PGlite (memory: see createDb). */
+export const PGLITE_SETTINGS = ["shared_buffers=16MB", "wal_buffers=512kB", "work_mem=2MB", "maintenance_work_mem=16MB", "temp_buffers=2MB"];
+
 export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
   if (opts.url) {
     const { default: pg } = await import("pg");
@@ -102,14 +105,27 @@ export async function createDb(opts: CreateDbOptions = {}): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");
   const dataDir = opts.dataDir && opts.dataDir !== "memory://" ? opts.dataDir : undefined;
+  const isNewCluster = Boolean(dataDir && !existsSync(join(dataDir, "PG_VERSION")));
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = dataDir ? new PGlite(dataDir) : new PGlite(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {});
+  // Memory (docs/benchmarks.md, "Memory"): PostgreSQL's defaults size shared buffers for a server of its own (128 MB,
+  // all of it inside this process's WebAssembly heap once touched); an embedded database for one small business
+  // needs far less. Every page PGlite touches stays resident, so these are the ceiling, not a hint.
+  const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((s) => ["-c", s])];
+  const open = () =>
+    dataDir ? new PGlite(dataDir, { startParams }) : new PGlite({ startParams, ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}) });
+  let client = open();
   await client.waitReady;
-  const db = drizzle(client, { schema }) as unknown as Db;
   if (opts.migrate !== false) {
     const { migrate } = await import("drizzle-orm/pglite/migrator");
     await migrate(drizzle(client, { schema }), { migrationsFolder });
   }
+  if (dataDir && isNewCluster) {
+    // A first start ran initdb in this process: its memory (a few hundred MB) is only let go with the instance.
+    await client.close();
+    client = open();
+    await client.waitReady;
+  }
+  const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
     kind: "pglite",

@@ -362,3 +362,13 @@ export const lineDeliveryCounts = pgTable(
   },
   (t) => [primaryKey({ columns: [t.day, t.kind] })],
 );
+
+/**
+ * The fleet's send rate per LINE endpoint (docs/decisions/0017-fleet-send-rate.md): `next_at` is the theoretical
+ * arrival time of the next call across every process on this database. A worker leases a chunk of call slots by
+ * moving it forward in one UPDATE … RETURNING; PGlite (one process) paces locally and never writes here.
+ */
+export const sendBudget = pgTable("send_budget", {
+  endpoint: text("endpoint").primaryKey(),
+  nextAt: tz("next_at").notNull(),
+});

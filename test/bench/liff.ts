@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { verdict } from "./common.ts";
 
 const BAR_BYTES = 150 * 1024;
 const dist = fileURLToPath(new URL("../../liff-app/dist", import.meta.url));
@@ -64,6 +65,6 @@ const css = Object.values(manifest).flatMap((c) => c.css ?? []);
 for (const c of new Set(css)) console.log(`(CSS, not counted: ${c} ${kb(gzipSync(readFileSync(join(dist, c)), { level: 9 }).length)} gzipped)`);
 const mock = Object.values(manifest).find((c) => c.src?.includes("liff-mock"));
 if (mock) console.log(`(sandbox only, not counted: @line/liff-mock ${kb(gzipSync(readFileSync(join(dist, mock.file)), { level: 9 }).length)} gzipped)`);
-const ok = total.gz6 <= BAR_BYTES;
+const ok = verdict(total.gz6 <= BAR_BYTES, "LIFF bundle", `${kb(total.gz6)} gzipped first-load JS (bar ≤ ${kb(BAR_BYTES)})`);
 console.log(`\nTOTAL ${kb(total.raw)} raw, ${kb(total.gz9)} gzip -9, ${kb(total.gz6)} gzip -6  vs bar ${kb(BAR_BYTES)}: ${ok ? "PASS" : "FAIL"}`);
 process.exit(ok ? 0 : 1);

@@ -2,7 +2,7 @@
 // creates simulated PNP users, sets the latency fault, and reports what it accepted (for duplicate counting).
 import { startLineEmulator } from "@oa-notify/server/sandbox/emulator.ts";
 
-const [users, latencyMs] = process.argv.slice(2).map(Number) as [number, number];
+const [users, latencyMs, friends = 0] = process.argv.slice(2).map(Number) as [number, number, number?];
 const emu = await startLineEmulator({
   channelSecret: "bench-secret",
   channelAccessToken: "bench-token",
@@ -17,12 +17,22 @@ for (let i = 0; i < users; i++) {
   phones.push(phone);
 }
 emu.setFaults({ latencyMs });
-process.send!({ url: emu.url, phones });
+// Friends for push: LINE user ids the sender addresses directly.
+const friendIds: string[] = [];
+for (let i = 0; i < friends; i++) friendIds.push(emu.createUser({ friend: true }).userId);
+process.send!({ url: emu.url, phones, friendIds });
 process.on("message", (m: { cmd: string }) => {
   if (m.cmd !== "stats") return;
   const byTag = new Map<string, number>();
   const accepted = emu.accepted();
   for (const a of accepted) if (a.deliveryTag) byTag.set(a.deliveryTag, (byTag.get(a.deliveryTag) ?? 0) + 1);
-  process.send!({ accepted: accepted.length, tags: byTag.size, duplicates: [...byTag.values()].filter((n) => n > 1).length });
+  const keys = new Map<string, number>();
+  for (const a of accepted) if (a.retryKey) keys.set(`${a.retryKey}:${a.to}`, (keys.get(`${a.retryKey}:${a.to}`) ?? 0) + 1);
+  process.send!({
+    accepted: accepted.length,
+    tags: byTag.size,
+    duplicates: [...byTag.values()].filter((n) => n > 1).length + [...keys.values()].filter((n) => n > 1).length,
+    rates: emu.acceptedRates(),
+  });
 });
 process.on("SIGTERM", () => void emu.close().then(() => process.exit(0)));

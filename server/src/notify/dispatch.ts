@@ -10,7 +10,7 @@ import { smsFor } from "./channels/sms.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
 import { quietDetail, quietHoursEnd } from "./quiet-hours.ts";
 import { decideRoute, type RouteDecision, smsAllowed } from "./route.ts";
-import type { TokenBucket } from "./token-bucket.ts";
+import type { RateGate } from "./token-bucket.ts";
 import * as T from "./transitions.ts";
 
 /** A claimed row: the notification, and its member's LINE binding and friend state as they are now. */
@@ -32,7 +32,7 @@ export interface DispatchDeps {
   logger: Logger;
   metrics?: Metrics | undefined;
   ctx: SendContext;
-  buckets: Record<Exclude<Endpoint, "sms">, TokenBucket>;
+  buckets: Record<Exclude<Endpoint, "sms">, RateGate>;
   maxAttempts: number;
   maxRatePauseMs: number;
   /** At-least-once PNP: seconds after an ambiguous call before the one resend; 0 = at most once (docs/states.md). */
@@ -182,7 +182,7 @@ export class Dispatcher {
     return { row, prepared: null };
   }
 
-  private bucket(r: NotificationRow): TokenBucket {
+  private bucket(r: NotificationRow): RateGate {
     const e = senders[r.channel as Channel].endpoint(r);
     return this.d.buckets[e === "sms" ? "push" : e];
   }

@@ -76,6 +76,7 @@ export async function ingestNotifications({
   batchId,
   keysInBatch = new Map(),
   promoWords = DEFAULT_PROMO_WORDS,
+  accept = acceptRows,
 }: {
   db: DbOrTx;
   clock: Clock;
@@ -86,6 +87,8 @@ export async function ingestNotifications({
   keysInBatch?: Map<string, { hash: string; id: string }>;
   /** The promotion guard's words (PROMO_WORDS). */
   promoWords?: readonly string[];
+  /** The write of the accepted rows and their timeline entries (default: one INSERT; batches on PostgreSQL: COPY). */
+  accept?: (db: DbOrTx, rows: Record<string, unknown>[], at: string) => Promise<string[]>;
 }): Promise<IngestResult[]> {
   const now = clock.now();
   const promo = matcherFor(promoWords);
@@ -280,7 +283,7 @@ export async function ingestNotifications({
 
   if (rows.length > 0) {
     // One statement: the rows and their timeline entries commit together (the `accept` transition).
-    const ok = new Set(await acceptRows(db, rows, now.toISOString()));
+    const ok = new Set(await accept(db, rows, now.toISOString()));
     const conflicts: typeof pending = [];
     for (const p of pending) {
       if (ok.has(p.id)) results.push({ index: p.item.index, ok: true, id: p.id, status: "accepted", route: p.route, duplicate: false });

@@ -1,11 +1,19 @@
 import { setTimeout as sleep } from "node:timers/promises";
 
+/** What the dispatcher paces each LINE endpoint's calls with: this process's bucket, or the fleet's (send-budget.ts). */
+export interface RateGate {
+  /** Resolves when the caller may make one call. */
+  take(): Promise<void>;
+  /** No call before `ms` from now (a 429's Retry-After). */
+  pause(ms: number): void;
+}
+
 /**
  * Paces calls to `ratePerSecond` with a burst of `burst` (GCRA, the token bucket's exact equivalent: one number of
  * state, O(1) per call, no timers while idle). `take()` resolves when the caller may send. Real time on purpose:
  * it paces real HTTP calls, whatever the business clock says.
  */
-export class TokenBucket {
+export class TokenBucket implements RateGate {
   private tat = 0; // theoretical arrival time of the next call, ms (performance.now scale)
   private readonly interval: number;
   private readonly tolerance: number;

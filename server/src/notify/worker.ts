@@ -6,7 +6,8 @@ import { purgeExpired } from "../members/personal-data.ts";
 import type { Endpoint } from "./channels/index.ts";
 import { type ClaimedRow, Dispatcher } from "./dispatch.ts";
 import { routingFactsSql } from "./recipients.ts";
-import { TokenBucket } from "./token-bucket.ts";
+import { SendBudget } from "./send-budget.ts";
+import { type RateGate, TokenBucket } from "./token-bucket.ts";
 
 /** The app's dependencies, less what only the HTTP side uses. */
 export type NotifyWorkerDeps = Omit<AppDeps, "sandboxConsole">;
@@ -21,6 +22,11 @@ export interface NotifyWorkerOptions {
   claimBatch?: number;
   /** At-least-once PNP grace (default: PNP_RESEND_AFTER_SECONDS; 0 = at most once). */
   pnpResendAfterSeconds?: number;
+  /**
+   * Pace each endpoint with the fleet's shared budget (docs/decisions/0017-fleet-send-rate.md): default on PostgreSQL,
+   * where several processes may send; PGlite is one process, and its own bucket is the whole fleet's.
+   */
+  sharedRate?: boolean;
   /** Longest real-time pause of an endpoint's sending after a rate-limit 429 with Retry-After (0 = only delay the row). */
   maxRatePauseMs?: number;
   /** Fallback SMS quiet hours (default: SMS_QUIET_HOURS; null = none). */
@@ -31,7 +37,8 @@ export interface NotifyWorkerOptions {
  * The dispatch loop. The notification row is the job (docs/decisions/0002-row-as-job.md): a worker claims due rows
  * (`due_at <= now`) with FOR UPDATE SKIP LOCKED in one short statement that also pushes `due_at` out by a lease, then
  * hands each to the Dispatcher (dispatch.ts: route, marker, sender, outcome) outside any transaction, at most
- * `concurrency` at a time, paced per LINE endpoint. Several workers (processes, machines) may share one PostgreSQL.
+ * `concurrency` at a time, paced per LINE endpoint. Several workers (processes, machines) may share one PostgreSQL;
+ * there the rate is the fleet's, leased from `send_budget` (send-budget.ts), so a worker adds concurrency, not rate.
  */
 export class NotifyWorker {
   private readonly concurrency: number;
@@ -56,6 +63,9 @@ export class NotifyWorker {
     this.leaseMs = (opts.leaseSeconds ?? 120) * 1000;
     this.pollMs = opts.pollMs ?? 250;
     this.claimBatch = opts.claimBatch ?? Math.max(10, this.concurrency);
+    const shared = opts.sharedRate ?? deps.db.kind === "postgres";
+    const gate = (endpoint: string): RateGate =>
+      shared ? new SendBudget({ db: deps.db, endpoint, ratePerSecond: rate, logger: deps.logger }) : new TokenBucket(rate);
     this.dispatcher = new Dispatcher({
       db: deps.db,
       clock: deps.clock,
@@ -73,7 +83,7 @@ export class NotifyWorker {
         callTimeoutMs: opts.callTimeoutMs ?? 10_000,
         now: () => deps.clock.now(),
       },
-      buckets: { push: new TokenBucket(rate), pnp: new TokenBucket(rate), pnp_template: new TokenBucket(rate) },
+      buckets: { push: gate("push"), pnp: gate("pnp"), pnp_template: gate("pnp_template") },
       maxAttempts: opts.maxAttempts ?? 8,
       maxRatePauseMs: opts.maxRatePauseMs ?? 60_000,
       pnpResendAfterSeconds: opts.pnpResendAfterSeconds ?? deps.config.pnpResendAfterSeconds,

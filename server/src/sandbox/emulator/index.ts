@@ -7,6 +7,7 @@ import { AUTH_FAILED, badRequest, type Ctx, createRequestChecks, type Endpoint, 
 import { createLiff } from "./liff.ts";
 import { createMessaging } from "./messaging.ts";
 import { createPnp } from "./pnp.ts";
+import { acceptedRates } from "./rates.ts";
 import { EmulatorState, publicUser } from "./state.ts";
 import type { LineEmulatorOptions, RequestRecord, StartedLineEmulator } from "./types.ts";
 import { createWebhooksOut } from "./webhooks-out.ts";
@@ -241,6 +242,7 @@ export async function startLineEmulator(opts: LineEmulatorOptions): Promise<Star
     },
     requests: () => [...state.requestLog],
     accepted: () => [...state.acceptedLog],
+    acceptedRates: () => acceptedRates(state.acceptedLog),
     setFaults: (f) => faults.set(f),
     clearFaults: () => faults.clear(),
     faults: () => faults.snapshot(),

@@ -1,5 +1,6 @@
 import type { Clock } from "../../lib/clock.ts";
 import type { Logger } from "../../lib/logger.ts";
+import type { EndpointRates } from "./rates.ts";
 
 /** The LINE emulator's public types: what tests, the console and the sandbox runtime see of it. */
 
@@ -79,6 +80,8 @@ export interface LineEmulator {
   inbox(userId: string): InboxItem[];
   requests(): RequestRecord[];
   accepted(): AcceptedRecord[];
+  /** accepted requests per endpoint per second, and the peak of any 1 s window (rates.ts) */
+  acceptedRates(): Record<AcceptedRecord["kind"], EndpointRates>;
   setFaults(f: Faults): void;
   clearFaults(): void;
   flushDeliveries(): Promise<void>;
