@@ -8,10 +8,11 @@ import type { Metrics } from "../lib/metrics.ts";
 import { deliveryTagFor, type Endpoint, type NotificationRow, type Outcome, type SendContext, type SendJob, senders } from "./channels/index.ts";
 import { smsFor } from "./channels/sms.ts";
 import { PNP_WINDOW_SECONDS } from "./input.ts";
-import { quietDetail, quietHoursEnd } from "./quiet-hours.ts";
+import { fallbackSmsDue } from "./quiet-hours.ts";
 import { decideRoute, type RouteDecision, smsAllowed } from "./route.ts";
 import type { RateGate } from "./token-bucket.ts";
 import * as T from "./transitions.ts";
+import { checkWaiting, matchStoredDelivery, waitDue } from "./waiting.ts";
 
 /** A claimed row: the notification, and its member's LINE binding and friend state as they are now. */
 export interface ClaimedRow extends NotificationRow {
@@ -148,12 +149,7 @@ export class Dispatcher {
       await this.step(T.noRoute, r.id, { route: decision, detail: { rule: decision.rule, reason: decision.reason } });
       return null;
     }
-    // Counted from now, when the send starts: for a scheduled notice that is its sendAt (never claimed before it).
-    let deadline = decision.smsAfterSeconds === null ? null : new Date(now.getTime() + decision.smsAfterSeconds * 1000);
-    // A fallback SMS (after a LINE leg) whose deadline falls in the quiet hours waits for their end.
-    const quietEnd = deadline && decision.channel !== "sms" ? quietHoursEnd(deadline, inputs.urgency, this.d.quietHours ?? null) : null;
-    const quiet = quietEnd && deadline ? quietDetail(this.d.quietHours!, deadline, quietEnd) : null;
-    if (quietEnd) deadline = quietEnd;
+    const { deadline, quiet } = fallbackSmsDue(now, decision, inputs.urgency, this.d.quietHours ?? null);
     const retryKey = decision.channel === "push" || decision.parallelPush ? randomUUID() : null;
     const deliveryTag = decision.channel === "pnp" ? deliveryTagFor(r.id) : null;
     const routed: NotificationRow = { ...r, channel: decision.channel, route: decision, lineUserId };
@@ -279,10 +275,10 @@ export class Dispatcher {
         await this.step(
           T.pnpSent,
           r.id,
-          { due_at: iso(this.waitDue(r, now, null)), sent_at: iso(now), attempt: 1, error: null, detail: out.detail, resend_at: null },
+          { due_at: iso(waitDue(r, now, null)), sent_at: iso(now), attempt: 1, error: null, detail: out.detail, resend_at: null },
           true,
         );
-        await this.matchStoredDelivery(String(out.detail["deliveryTag"]));
+        await matchStoredDelivery(this.d.db, String(out.detail["deliveryTag"]), this.observe);
       } else {
         const parts = Number(out.detail["parts"]) || smsFor(this.d.ctx, r, Boolean(out.detail["fallback"])).parts;
         await this.step(T.smsSent, r.id, { sent_at: iso(now), reference: out.reference ?? null, error: null, detail: out.detail, parts });
@@ -298,7 +294,7 @@ export class Dispatcher {
         ? `called once more at ${iso(resendAt)} unless a delivery event arrives (PNP_RESEND_AFTER_SECONDS)`
         : "never resent, waiting for the delivery event";
       await this.step(T.pnpSent, r.id, {
-        due_at: iso(this.waitDue(r, sentAt, resendAt)),
+        due_at: iso(waitDue(r, sentAt, resendAt)),
         sent_at: iso(sentAt),
         attempt: recovered ? 0 : 1,
         error: recovered ? r.lastError : out.reason.slice(0, 500),
@@ -403,53 +399,16 @@ export class Dispatcher {
     });
   }
 
-  // ---------------------------------------------------------------- waiting for a PNP's delivery event
+  // ---------------------------------------------------------------- waiting for a PNP's delivery event (waiting.ts)
 
-  /** While waiting for the `delivery` event: the SMS deadline, or the end of LINE's 24-hour window. */
-  private waitDue(r: NotificationRow, sentAt: Date, resendAt: Date | null = r.pnpResentAt ? null : r.pnpResendAt): Date {
-    const windowEnd = sentAt.getTime() + PNP_WINDOW_SECONDS * 1000;
-    const deadline = r.smsDeadlineAt && !r.smsCallStartedAt ? r.smsDeadlineAt.getTime() : Infinity;
-    return new Date(Math.min(windowEnd, deadline, resendAt ? resendAt.getTime() : Infinity));
-  }
-
-  /** A delivery event stored (and processed) before this PNP's outcome was recorded is matched now. */
-  private async matchStoredDelivery(tag: string): Promise<void> {
-    const early = await this.d.db.query<{ at: Date | string }>(sql`
-      select coalesce(event_timestamp, received_at) as at from webhook_events
-      where type = 'delivery' and (event->'delivery'->>'data') = ${tag} order by id limit 1`);
-    const e = early[0];
-    if (e)
-      await T.apply(
-        this.d.db.db,
-        T.deliveryReceived,
-        [{ tag, at: new Date(e.at).toISOString(), detail: { by: "delivery_webhook", tag, matched: "from_inbox_after_send" } }],
-        this.observe,
-      );
-  }
-
-  private async checkWaiting(r: NotificationRow): Promise<void> {
-    const now = this.now();
-    if (r.deliveredAt) return void (await this.step(T.settleDelivered, r.id, {}));
-    const smsPending = Boolean(r.smsDeadlineAt && !r.smsCallStartedAt);
-    if (r.seenAt) {
-      // The recipient opened the next-step page from the LINE message: it reached them; no SMS.
-      await this.step(T.settleSeen, r.id, { sms_pending: smsPending, seen: { by: "next_step_page_view", seenAt: iso(r.seenAt) } });
-      return;
-    }
-    if (smsPending && now >= r.smsDeadlineAt!) {
-      const ok = await this.step(T.deadlinePassed, r.id, { detail: { reason: "no delivery event before the SMS deadline", deadline: iso(r.smsDeadlineAt!) } });
-      if (ok) await this.attempt({ ...r, status: "fallback_sms", attempts: 0 }, null, true);
-      return;
-    }
-    if (r.pnpResendAt && !r.pnpResentAt && now >= r.pnpResendAt) {
-      const ok = await this.step(T.pnpResend, r.id, {
-        detail: { reason: "no delivery event since an ambiguous call (at-least-once policy)", tag: r.deliveryTag, resendAt: iso(r.pnpResendAt) },
-      });
-      if (ok) await this.attempt({ ...r, status: "queued", pnpCallStartedAt: null, pnpResendAt: null, pnpResentAt: now }, null);
-      return;
-    }
-    const sentAt = r.sentAt ?? r.pnpCallStartedAt ?? r.createdAt;
-    if (now.getTime() >= sentAt.getTime() + PNP_WINDOW_SECONDS * 1000) return void (await this.step(T.windowExpired, r.id, {}));
-    await this.step(T.waitUntil, r.id, { due_at: iso(this.waitDue(r, sentAt)) });
+  private checkWaiting(r: NotificationRow): Promise<void> {
+    return checkWaiting(
+      {
+        now: () => this.now(),
+        step: (def, id, input) => this.step(def, id, input),
+        attempt: (row, prepared, fallback) => this.attempt(row, prepared, fallback),
+      },
+      r,
+    );
   }
 }

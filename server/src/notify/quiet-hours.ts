@@ -37,3 +37,19 @@ export function quietDetail(w: NonNullable<Config["smsQuietHours"]>, due: Date, 
     smsAtTaipei: taipeiTime(until),
   };
 }
+
+/**
+ * When a notice's fallback SMS is due, counted from `now` (when its send starts: for a scheduled notice, its sendAt),
+ * moved to the end of the quiet hours if it falls inside them (a LINE leg's fallback only), with the timeline's words.
+ */
+export function fallbackSmsDue(
+  now: Date,
+  decision: { channel: string; smsAfterSeconds: number | null },
+  urgency: Urgency,
+  window: Config["smsQuietHours"],
+): { deadline: Date | null; quiet: Record<string, unknown> | null } {
+  const due = decision.smsAfterSeconds === null ? null : new Date(now.getTime() + decision.smsAfterSeconds * 1000);
+  const quietEnd = due && decision.channel !== "sms" ? quietHoursEnd(due, urgency, window) : null;
+  if (!due || !quietEnd || !window) return { deadline: due, quiet: null };
+  return { deadline: quietEnd, quiet: quietDetail(window, due, quietEnd) };
+}
