@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type Channel, type Database, sql } from "@oa-notify/db";
+import type { Channel, Database } from "@oa-notify/db";
 import type { Config } from "../env.ts";
 import { BatchWriter } from "../lib/batch-writer.ts";
 import type { Clock } from "../lib/clock.ts";
@@ -7,7 +7,6 @@ import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { deliveryTagFor, type Endpoint, type NotificationRow, type Outcome, type SendContext, type SendJob, senders } from "./channels/index.ts";
 import { smsFor } from "./channels/sms.ts";
-import { PNP_WINDOW_SECONDS } from "./input.ts";
 import { fallbackSmsDue } from "./quiet-hours.ts";
 import { decideRoute, type RouteDecision, smsAllowed } from "./route.ts";
 import type { RateGate } from "./token-bucket.ts";
@@ -371,14 +370,14 @@ export class Dispatcher {
   private async lineLegOver(r: NotificationRow, reason: string, finalState: "failed" | "undeliverable", clearPnp: boolean): Promise<void> {
     const inputs = route(r)!.inputs;
     if (smsAllowed(inputs)) {
-      const now = this.now();
-      const quietEnd = quietHoursEnd(now, inputs.urgency, this.d.quietHours ?? null);
+      // SMS now, unless now is in the quiet hours: then at their end.
+      const { deadline, quiet } = fallbackSmsDue(this.now(), { channel: "line", smsAfterSeconds: 0 }, inputs.urgency, this.d.quietHours ?? null);
       await this.step(T.lineToSms, r.id, {
         reason: reason.slice(0, 500),
         clear_pnp: clearPnp,
         detail: { reason },
-        due_at: quietEnd ? iso(quietEnd) : null,
-        quiet: quietEnd ? quietDetail(this.d.quietHours!, now, quietEnd) : null,
+        due_at: quiet ? iso(deadline!) : null,
+        quiet,
       });
       return;
     }
