@@ -1,16 +1,6 @@
-import type { AcceptedRecord } from "./types.ts";
+import type { AcceptedRecord, EndpointRates } from "./types.ts";
 
-/** Accepted API requests per endpoint: per calendar second, and the most in any sliding 1-second window. */
-export interface EndpointRates {
-  /** requests accepted in each whole second (UTC, ISO second → count), in time order */
-  perSecond: [string, number][];
-  /** the most requests accepted within any 1,000 ms window */
-  peakWindow: number;
-  requests: number;
-  /** the first and last accepted request (ms since the epoch; 0 when none) */
-  firstAt: number;
-  lastAt: number;
-}
+export type { EndpointRates };
 
 /**
  * What LINE's rate limiter would see (2,000 requests/s per endpoint): one multicast is one request whatever its

@@ -1,6 +1,5 @@
 import type { Clock } from "../../lib/clock.ts";
 import type { Logger } from "../../lib/logger.ts";
-import type { EndpointRates } from "./rates.ts";
 
 /** The LINE emulator's public types: what tests, the console and the sandbox runtime see of it. */
 
@@ -46,6 +45,18 @@ export interface RequestRecord {
   deliveryTag?: string;
   body: unknown;
 }
+/** Accepted API requests per endpoint: per calendar second, and the most in any sliding 1-second window. */
+export interface EndpointRates {
+  /** requests accepted in each whole second (UTC, ISO second → count), in time order */
+  perSecond: [string, number][];
+  /** the most requests accepted within any 1,000 ms window */
+  peakWindow: number;
+  requests: number;
+  /** the first and last accepted request (ms since the epoch; 0 when none) */
+  firstAt: number;
+  lastAt: number;
+}
+
 export interface AcceptedRecord {
   kind: "push" | "pnp" | "pnp_template";
   to: string;
