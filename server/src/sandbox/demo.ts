@@ -133,8 +133,20 @@ async function main() {
     say(`找不到沙盒伺服器 · no sandbox server at ${base}. Start it first with \`pnpm start\` (or set PORT / PUBLIC_BASE_URL).`);
     process.exit(1);
   }
+  await seeded();
   await friendFlow();
   await noticeFlow();
+}
+
+/** The server seeds its demo members in the background on its first start: wait for them (up to 2 min) rather than fail. */
+async function seeded() {
+  for (let i = 0; i < 240; i++) {
+    const r = await api.GET("/api/v1/members/{memberId}", { params: { path: { memberId: ROUTES[0]!.memberId } } });
+    if (r.response.status === 200) return;
+    if (i === 0) say("等待沙盒的示範資料 · waiting for the sandbox's demo members (seeded on first start)…");
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`demo member ${ROUTES[0]!.memberId} not found: was the sandbox's data directory created by another version?`);
 }
 
 main().catch((err) => {
