@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe("@oa-notify/client", () => {
-  it("creates, batches, reads and cancels notifications against a real server", async () => {
+  it("creates, batches, lists, pages, exports and cancels notifications against a real server", async () => {
     const api = createClient({ baseUrl: `${baseUrl}/`, apiKey: TEST_API_KEY });
     const memberId = "client-member-1";
     const put = await api.PUT("/api/v1/members/{memberId}", { params: { path: { memberId } }, body: { phone: randomPhone().local, name: "陳小姐" } });
@@ -65,6 +65,21 @@ describe("@oa-notify/client", () => {
     expect([got.data?.id, got.data?.status, got.data?.timeline[0]?.state]).toEqual([id, "accepted", "accepted"]);
     const list = await api.GET("/api/v1/notifications", { params: { query: { memberId } } });
     expect(list.data?.notifications).toHaveLength(3);
+    // Pages of 2 with the keyset cursor: every notice once, newest first, then no next page.
+    const page1 = await api.GET("/api/v1/notifications", { params: { query: { memberId, limit: 2 } } });
+    const page2 = await api.GET("/api/v1/notifications", { params: { query: { memberId, limit: 2, cursor: page1.data!.nextCursor! } } });
+    expect([page1.data!.notifications.length, page2.data!.notifications.length, page2.data!.nextCursor]).toEqual([2, 1, null]);
+    expect([...page1.data!.notifications, ...page2.data!.notifications].map((n) => n.id).sort()).toEqual(list.data!.notifications.map((n) => n.id).sort());
+    const batchProgress = await api.GET("/api/v1/batches/{id}", { params: { path: { id: batch.data!.batchId } } });
+    expect([batchProgress.data?.total, batchProgress.data?.byStatus.accepted]).toEqual([2, 2]);
+    // The CSV export, through the same client: a BOM, a header and one line per notice, phones masked.
+    const csv = await api.GET("/api/v1/notifications/export", { params: { query: { memberId } }, parseAs: "arrayBuffer" });
+    expect(csv.response.headers.get("content-type")).toMatch(/^text\/csv/);
+    const bytes = Buffer.from(csv.data as ArrayBuffer);
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]); // fetch's text() would strip the BOM
+    const lines = bytes.subarray(3).toString("utf8").split("\r\n").filter(Boolean);
+    expect(lines).toHaveLength(4);
+    expect(lines.slice(1).every((l) => /\*{5}\d{3}/.test(l) && !/09\d{8}|\+8869\d{8}/.test(l))).toBe(true);
 
     const cancelled = await api.POST("/api/v1/notifications/{id}/cancel", { params: { path: { id } } });
     expect([cancelled.response.status, cancelled.data?.cancelled, cancelled.data?.status]).toEqual([200, "notification", "cancelled"]);
