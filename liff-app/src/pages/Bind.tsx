@@ -4,6 +4,7 @@ import { CONSENT_VERSION, consentNotice } from "../consent.ts";
 import { useApp } from "../context.tsx";
 import { useLoad } from "../hooks.ts";
 import { common, type Lang, type Text, tr } from "../i18n.ts";
+import { OtpCodeForm } from "./OtpCodeForm.tsx";
 
 const t = {
   title: { "zh-TW": "綁定會員與 LINE", en: "Link your membership to LINE" },
@@ -70,7 +71,7 @@ export default function BindPage({ bindingToken }: { bindingToken: string | null
   const [done, setDone] = useState(false);
   const consentRef = useRef<HTMLInputElement>(null);
   const doneRef = useRef<HTMLHeadingElement>(null);
-  const ids = { consent: useId(), phone: useId(), phoneHint: useId(), code: useId(), err: useId() };
+  const ids = { consent: useId(), phone: useId(), phoneHint: useId(), err: useId() };
 
   const consent = { version: CONSENT_VERSION, accepted: true as const };
   const guard = () => {
@@ -210,26 +211,7 @@ export default function BindPage({ bindingToken }: { bindingToken: string | null
             </button>
           </form>
           {codeSent && (
-            <form onSubmit={onOtp} className="stack">
-              <p className="note" role="status">
-                {tr(lang, t.codeSent)}
-              </p>
-              <label htmlFor={ids.code}>{tr(lang, t.code)}</label>
-              <input
-                id={ids.code}
-                type="text"
-                inputMode="numeric"
-                autoComplete="one-time-code"
-                pattern="\d{6}"
-                maxLength={6}
-                required
-                value={code}
-                onChange={(e) => setCode(e.target.value.replace(/\D/g, ""))}
-              />
-              <button type="submit" className="button" disabled={busy || code.length !== 6}>
-                {tr(lang, t.bindNow)}
-              </button>
-            </form>
+            <OtpCodeForm lang={lang} sentNote={t.codeSent} label={t.code} submitLabel={t.bindNow} code={code} setCode={setCode} busy={busy} onSubmit={onOtp} />
           )}
         </section>
       )}

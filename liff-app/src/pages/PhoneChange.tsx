@@ -2,6 +2,7 @@ import { type FormEvent, useId, useState } from "react";
 import { ApiError } from "../api.ts";
 import { useApp } from "../context.tsx";
 import { common, type Text, tr } from "../i18n.ts";
+import { OtpCodeForm } from "./OtpCodeForm.tsx";
 
 const t = {
   title: { "zh-TW": "更換手機號碼", en: "Change mobile number" },
@@ -23,7 +24,7 @@ const t = {
 /** Settings: a bound member proves a new phone number with a code sent to it (POST /liff-api/phone/otp, /phone). */
 export default function PhoneChange({ onChanged }: { onChanged: () => void }) {
   const { api, lang } = useApp();
-  const ids = { phone: useId(), code: useId() };
+  const ids = { phone: useId() };
   const [phone, setPhone] = useState("");
   const [code, setCode] = useState("");
   const [codeSent, setCodeSent] = useState(false);
@@ -83,26 +84,7 @@ export default function PhoneChange({ onChanged }: { onChanged: () => void }) {
         </button>
       </form>
       {codeSent && (
-        <form onSubmit={onConfirm} className="stack">
-          <p className="note" role="status">
-            {tr(lang, t.codeSent)}
-          </p>
-          <label htmlFor={ids.code}>{tr(lang, t.code)}</label>
-          <input
-            id={ids.code}
-            type="text"
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            pattern="\d{6}"
-            maxLength={6}
-            required
-            value={code}
-            onChange={(e) => setCode(e.target.value.replace(/\D/g, ""))}
-          />
-          <button type="submit" className="button" disabled={busy || code.length !== 6}>
-            {tr(lang, t.confirm)}
-          </button>
-        </form>
+        <OtpCodeForm lang={lang} sentNote={t.codeSent} label={t.code} submitLabel={t.confirm} code={code} setCode={setCode} busy={busy} onSubmit={onConfirm} />
       )}
     </section>
   );

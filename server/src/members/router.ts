@@ -131,6 +131,11 @@ export const membersOperations = defineOperations({
 });
 const ops = membersOperations;
 
+/** 404 unless the member exists (and was not erased). */
+async function requireMember(deps: AppDeps, memberId: string): Promise<void> {
+  if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId} and erased_at is null`)).length === 0) throw notFound("member");
+}
+
 /** Backend API for members, their binding links and LINE users. Mounted under /api/v1 behind the API key. */
 export function membersRouter(deps: AppDeps): Router {
   const r = Router();
@@ -163,7 +168,7 @@ export function membersRouter(deps: AppDeps): Router {
   });
   mount(r, ops.createBindingLink, async (req, res) => {
     const { memberId } = parseOr400(ops.createBindingLink.request.params, req.params, "params");
-    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId} and erased_at is null`)).length === 0) throw notFound("member");
+    await requireMember(deps, memberId);
     const link = await createBindingLink({ db: deps.db.db, clock: deps.clock, appSecret: deps.config.appSecret, liffId: deps.config.line.liffId, memberId });
     req.log.info({ memberId, expiresAt: link.expiresAt }, "binding link created");
     res.status(201).json(link);
@@ -171,7 +176,7 @@ export function membersRouter(deps: AppDeps): Router {
   // The member's consent ledger and the LINE permission routing derives from it (docs/routing.md).
   mount(r, ops.getMemberConsents, async (req, res) => {
     const { memberId } = parseOr400(ops.getMemberConsents.request.params, req.params, "params");
-    if ((await deps.db.query(sql`select 1 from members where member_id = ${memberId} and erased_at is null`)).length === 0) throw notFound("member");
+    await requireMember(deps, memberId);
     res.json({ memberId, line: await lineConsent(deps.db.db, memberId), items: await consentLedgerOf(deps.db.db, memberId) });
   });
   // Customer service records a member's decision given by phone or at a counter (method `admin`).

@@ -2,6 +2,7 @@ import { notifications, sql } from "@oa-notify/db";
 import type { AppDeps } from "../deps.ts";
 import type { Config } from "../env.ts";
 import { typedRow } from "../lib/rows.ts";
+import { WakeableSleep } from "../lib/wakeable-sleep.ts";
 import { purgeExpired } from "../members/personal-data.ts";
 import type { Endpoint } from "./channels/index.ts";
 import { type ClaimedRow, Dispatcher } from "./dispatch.ts";
@@ -50,7 +51,7 @@ export class NotifyWorker {
   private running = false;
   private purgeTimer: NodeJS.Timeout | null = null;
   private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
+  private readonly idle = new WakeableSleep();
   /** Sends made by this worker, by endpoint (benchmarks and logs). */
   readonly counts: Record<Endpoint, number> = { push: 0, pnp: 0, pnp_template: 0, sms: 0 };
 
@@ -114,7 +115,7 @@ export class NotifyWorker {
   async stop(): Promise<void> {
     this.running = false;
     if (this.purgeTimer) clearInterval(this.purgeTimer);
-    this.wake?.();
+    this.idle.wake();
     await this.loopDone;
     await Promise.allSettled([...this.inflight]);
   }
@@ -148,28 +149,14 @@ export class NotifyWorker {
         for (const r of rows) {
           const p: Promise<void> = this.dispatcher.process(r).finally(() => {
             this.inflight.delete(p);
-            this.wake?.();
+            this.idle.wake();
           });
           this.inflight.add(p);
         }
         if (rows.length > 0 && this.inflight.size < this.concurrency) continue;
       }
-      await this.sleep(this.pollMs);
+      await this.idle.sleep(this.pollMs);
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = null;
-        done();
-      };
-    });
   }
 
   /** One claimed row's next step (tests use it to replay what a worker holding a stale copy would do). */

@@ -4,6 +4,7 @@ import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Metrics } from "../lib/metrics.ts";
 import { typedRow } from "../lib/rows.ts";
+import { WakeableSleep } from "../lib/wakeable-sleep.ts";
 import { roundTwd } from "../notify/cost.ts";
 import { signStandardWebhook } from "./sign.ts";
 
@@ -46,7 +47,7 @@ export class WebhookDeliveryWorker {
   private readonly retryBaseMs: number;
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private wake: (() => void) | null = null;
+  private readonly idle = new WakeableSleep();
 
   constructor(
     private readonly deps: WebhookDeliveryDeps,
@@ -67,7 +68,7 @@ export class WebhookDeliveryWorker {
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    this.idle.wake();
     await this.loopDone;
   }
 
@@ -90,7 +91,7 @@ export class WebhookDeliveryWorker {
       } catch (err) {
         this.deps.logger.error({ err }, "webhook delivery: claim failed");
       }
-      if (n === 0) await this.sleep(this.pollMs);
+      if (n === 0) await this.idle.sleep(this.pollMs);
     }
   }
 
@@ -98,20 +99,6 @@ export class WebhookDeliveryWorker {
     const rows = await this.claim(this.concurrency);
     await Promise.all(rows.map((r) => this.deliver(r)));
     return rows.length;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = null;
-        done();
-      };
-    });
   }
 
   /** Claims up to `limit` due rows, each the oldest undelivered row of its stream, for this worker's lease. */
@@ -162,7 +149,7 @@ export class WebhookDeliveryWorker {
       await this.deps.db.query(sql`update webhook_deliveries set status = 'delivered', delivered_at = ${now.toISOString()}::timestamptz,
         attempts = ${attempts}, last_attempt_at = ${now.toISOString()}::timestamptz, last_status = ${status}, last_error = null
         where id = ${row.id} and status = 'pending'`);
-      this.wake?.(); // the next row of its stream may be due now
+      this.idle.wake(); // the next row of its stream may be due now
     } else {
       const first = (row.firstAttemptAt ?? now).getTime();
       const giveUp = now.getTime() - first >= RETRY_WINDOW_MS;
